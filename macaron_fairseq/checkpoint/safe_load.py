@@ -1,0 +1,91 @@
+"""Weights-only loading of fairseq checkpoints on torch >= 2.6.
+
+fairseq 0.12 calls ``torch.load`` without ``weights_only``; since torch 2.6 that means weights-only, and every
+checkpoint fairseq saved is refused (``Unsupported global: GLOBAL argparse.Namespace``). Turning weights-only off
+would unpickle anything, which runs code from the file. Instead the few types fairseq writes into its
+checkpoints are allow-listed, so they load and any other pickled object is still refused.
+
+The allow-list is process-wide (``torch.serialization.add_safe_globals``), which also covers the checkpoint state
+that distributed training broadcasts between workers with ``torch.load``. Failures of
+``checkpoint_utils.load_checkpoint_to_cpu``, through which every fairseq command loads checkpoints, become a
+:class:`CheckpointError` naming the file and the cause.
+"""
+
+import argparse
+import functools
+import pickle
+import re
+import zipfile
+
+import torch
+from fairseq import checkpoint_utils
+
+from macaron_fairseq.errors import MacaronFairseqError
+
+# What fairseq 0.12 writes besides tensors, numbers, strings, lists and (ordered) dicts, which torch loads
+# weights-only anyway: the argparse Namespace of models configured from the command line (in "args", and as
+# "cfg.model"). Found with torch.serialization.get_unsafe_globals_in_checkpoint on checkpoints fairseq-train wrote.
+FAIRSEQ_CHECKPOINT_TYPES = [argparse.Namespace]
+
+
+class CheckpointError(MacaronFairseqError):
+    """A checkpoint that cannot or must not be loaded."""
+
+
+def allow_fairseq_checkpoint_types():
+    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES)
+
+
+def load_checkpoint_file(path):
+    """``torch.load(path)`` weights-only, to CPU, with the allow-list; raises :class:`CheckpointError`."""
+    try:
+        with open(path, "rb") as f:
+            return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
+    except Exception as error:
+        raise checkpoint_error(path, error) from error
+
+
+def checkpoint_error(path, error):
+    if isinstance(error, CheckpointError):
+        return error
+    if isinstance(error, FileNotFoundError):
+        return CheckpointError(f"checkpoint {path} does not exist: check the path or train the model first")
+    if isinstance(error, IsADirectoryError):
+        return CheckpointError(f"checkpoint {path} is a directory: name the .pt file inside it")
+    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+        offending = _offending_global(str(error))
+        return CheckpointError(
+            f"refused to load {path}: it holds a pickled object ({offending}) that is not a tensor or one of the "
+            f"types fairseq saves, and unpickling it could run code; load only checkpoints you trust to be fairseq's"
+        )
+    if isinstance(error, (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError)):
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({first_line}): copy it again or use an earlier checkpoint"
+        )
+    return error
+
+
+def _offending_global(message):
+    found = re.search(r"unsupported global:? GLOBAL (\S+)", message, flags=re.IGNORECASE)
+    return found.group(1) if found else "an object outside the allow-list"
+
+
+def refuse_unsafe_loads(load_checkpoint_to_cpu):
+    @functools.wraps(load_checkpoint_to_cpu)
+    def load_checkpoint_to_cpu_weights_only(path, *args, **kwargs):
+        try:
+            return load_checkpoint_to_cpu(path, *args, **kwargs)
+        except Exception as error:
+            converted = checkpoint_error(path, error)
+            if converted is error:
+                raise
+            raise converted from error
+
+    load_checkpoint_to_cpu_weights_only.refuses_unsafe_loads = True
+    return load_checkpoint_to_cpu_weights_only
+
+
+allow_fairseq_checkpoint_types()
+if not getattr(checkpoint_utils.load_checkpoint_to_cpu, "refuses_unsafe_loads", False):
+    checkpoint_utils.load_checkpoint_to_cpu = refuse_unsafe_loads(checkpoint_utils.load_checkpoint_to_cpu)

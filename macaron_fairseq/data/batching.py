@@ -1,0 +1,46 @@
+"""Keep the last batch that fairseq's ``batch_by_size`` drops.
+
+Since December 2022 fairseq (and the fairseq-fixed release) ends ``data_utils.batch_by_size`` with
+``if bsz_mult > 1 and len(b[-1]) % bsz_mult != 0: b = b[:-1]``. With the default
+``--required-batch-size-multiple 8`` every pass over a dataset whose size is not a multiple of 8 then skips its
+last batch, which holds the longest sentences: ``fairseq-generate`` scores a subset of the test set, validation
+loss leaves those sentences out, and training never sees them. Every fairseq task batches through this function,
+so it is restored here once, as in fairseq v0.12.2: the last batch is kept even when it is not a full multiple.
+"""
+
+import functools
+
+import numpy as np
+from fairseq.data import data_utils
+
+
+def keep_last_batch(batch_by_size):
+    @functools.wraps(batch_by_size)
+    def batch_by_size_keeping_every_index(
+        indices,
+        num_tokens_fn,
+        num_tokens_vec=None,
+        max_tokens=None,
+        max_sentences=None,
+        required_batch_size_multiple=1,
+        fixed_shapes=None,
+    ):
+        batches = batch_by_size(
+            indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
+            required_batch_size_multiple, fixed_shapes,
+        )
+        if fixed_shapes is not None:
+            return batches  # fixed shapes choose their batches on purpose
+        indices = np.asarray(indices, dtype=np.int64)
+        batched = sum(len(batch) for batch in batches)
+        # The dropped batch is always the last run of indices, since batches are cut from them in order.
+        if batched < len(indices):
+            batches = list(batches) + [indices[batched:]]
+        return batches
+
+    batch_by_size_keeping_every_index.keeps_last_batch = True
+    return batch_by_size_keeping_every_index
+
+
+if not getattr(data_utils.batch_by_size, "keeps_last_batch", False):
+    data_utils.batch_by_size = keep_last_batch(data_utils.batch_by_size)
