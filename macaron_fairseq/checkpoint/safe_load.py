@@ -67,7 +67,7 @@ def checkpoint_error(path, error):
 
 
 def _offending_global(message):
-    found = re.search(r"unsupported global:? GLOBAL (\S+)", message, flags=re.IGNORECASE)
+    found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", message, flags=re.IGNORECASE)
     return found.group(1) if found else "an object outside the allow-list"
 
 

@@ -1,0 +1,69 @@
+# One definition of each setting's recipe, sourced by train.sh, evaluate.sh and compare.sh.
+#
+# The paper's settings follow the authors' public scripts (Lu et al. 2019, fairseq v0.6 fork): pre-norm layers,
+# attention and activation dropout 0.1, Adam (0.9, 0.98), inverse_sqrt from 1e-7, label smoothing 0.1, joined
+# dictionary with all embeddings shared, no gradient clipping, seed 1. "multi30k" is this project's small setting
+# for CPUs and quick GPU checks.
+#
+# load_setting NAME sets:
+#   DATA_NAME          folder under data/data-bin/ that scripts/prepare-*.sh writes
+#   SRC_LANG TGT_LANG  translation direction
+#   BASELINE_ARCH      fairseq's architecture;  MACARON_ARCH  its parameter-matched Macaron twin
+#   MODEL_FLAGS        architecture flags both models get on top of their preset (array)
+#   BASELINE_FLAGS     flags only the baseline gets (array), MACARON_FLAGS likewise
+#   LR WARMUP_UPDATES DROPOUT ATTENTION_DROPOUT ACTIVATION_DROPOUT WEIGHT_DECAY
+#   MAX_TOKENS         tokens per GPU per forward pass in the recipe
+#   RECIPE_GPUS RECIPE_UPDATE_FREQ   the recipe's GPU count and update frequency; tokens per update =
+#                      MAX_TOKENS * RECIPE_GPUS * RECIPE_UPDATE_FREQ, which train.sh keeps on any GPU count
+#   MAX_UPDATE         default update limit (0: none, as in the authors' scripts)
+#   BEAM LENPEN        decoding
+#   TOKENIZED_BLEU     the paper's BLEU variant: "lowercase" (IWSLT) or "compound-split" (WMT14)
+
+SETTINGS=(iwslt14 wmt14-base wmt14-big multi30k)
+
+_paper_defaults() {
+  SRC_LANG=de; TGT_LANG=en
+  MODEL_FLAGS=(--encoder-normalize-before --decoder-normalize-before --share-all-embeddings)
+  BASELINE_FLAGS=(); MACARON_FLAGS=()
+  ATTENTION_DROPOUT=0.1; ACTIVATION_DROPOUT=0.1; WEIGHT_DECAY=0
+  WARMUP_UPDATES=8000; RECIPE_UPDATE_FREQ=1; MAX_UPDATE=0
+}
+
+load_setting() {
+  _paper_defaults
+  case "$1" in
+    iwslt14)
+      DATA_NAME=iwslt14.de-en
+      BASELINE_ARCH=transformer_iwslt_de_en; MACARON_ARCH=macaron_transformer_iwslt_de_en
+      LR=1.5e-3; DROPOUT=0.3; WEIGHT_DECAY=1e-4
+      MAX_TOKENS=4096; RECIPE_GPUS=1
+      BEAM=5; LENPEN=1.0; TOKENIZED_BLEU=lowercase ;;
+    wmt14-base)
+      DATA_NAME=wmt14.en-de; SRC_LANG=en; TGT_LANG=de
+      BASELINE_ARCH=transformer_wmt_en_de; MACARON_ARCH=macaron_transformer_wmt_en_de
+      LR=1.5e-3; DROPOUT=0.1
+      MAX_TOKENS=8192; RECIPE_GPUS=4
+      BEAM=4; LENPEN=0.6; TOKENIZED_BLEU=compound-split ;;
+    wmt14-big)
+      DATA_NAME=wmt14.en-de; SRC_LANG=en; TGT_LANG=de
+      BASELINE_ARCH=transformer_wmt_en_de_big_t2t; MACARON_ARCH=macaron_transformer_wmt_en_de_big_t2t
+      LR=3e-3; DROPOUT=0.3
+      MAX_TOKENS=4096; RECIPE_GPUS=4; RECIPE_UPDATE_FREQ=16
+      BEAM=4; LENPEN=0.6; TOKENIZED_BLEU=compound-split ;;
+    multi30k)
+      # d 256, 4 heads, 3+3 layers: about 1,700 target tokens/s on 2 CPU cores.
+      DATA_NAME=multi30k.de-en
+      BASELINE_ARCH=transformer; MACARON_ARCH=macaron_transformer
+      MODEL_FLAGS+=(--encoder-embed-dim 256 --decoder-embed-dim 256
+                    --encoder-attention-heads 4 --decoder-attention-heads 4
+                    --encoder-layers 3 --decoder-layers 3)
+      BASELINE_FLAGS=(--encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024)
+      MACARON_FLAGS=(--encoder-ffn-embed-dim 512 --decoder-ffn-embed-dim 512)
+      LR=1e-3; WARMUP_UPDATES=400; DROPOUT=0.3
+      MAX_TOKENS=4096; RECIPE_GPUS=1; MAX_UPDATE=3000
+      BEAM=5; LENPEN=1.0; TOKENIZED_BLEU=lowercase ;;
+    *)
+      echo "error: unknown setting '$1': choose one of ${SETTINGS[*]}" >&2
+      return 2 ;;
+  esac
+}
