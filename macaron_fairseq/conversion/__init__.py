@@ -1,0 +1,1 @@
+"""Converters from checkpoints written elsewhere to checkpoints of this plugin."""

@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: the repository's paths, fairseq's command-line tools, a tiny corpus."""
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import macaron_fairseq  # noqa: F401  registers the plugin once, as fairseq's --user-dir would
+from macaron_fairseq.data import toy_corpus
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = REPO_ROOT / "macaron_fairseq"
+BIN_DIR = Path(sys.executable).parent
+
+
+def fairseq_command(tool, *args):
+    """Argument list running one of fairseq's console scripts (``train``, ``generate``...) of this environment."""
+    return [str(BIN_DIR / f"fairseq-{tool}"), *map(str, args)]
+
+
+def run(command, cwd=None, check=True, env=None, timeout=600):
+    """Runs ``command``; on an unexpected exit status, fails the test with the tail of its output."""
+    result = subprocess.run(
+        command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"{command[0]} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+TINY_MODEL_FLAGS = [
+    "--encoder-layers", 2, "--decoder-layers", 2, "--encoder-embed-dim", 32, "--decoder-embed-dim", 32,
+    "--encoder-attention-heads", 2, "--decoder-attention-heads", 2, "--share-all-embeddings",
+]
+"""Architecture flags of the tiny models the command-line tests train, on top of any preset."""
+
+
+@pytest.fixture(scope="session")
+def toy_data_bin(tmp_path_factory):
+    """A word-level synthetic De-En corpus binarized by fairseq-preprocess: 400 training pairs, a valid set of
+    21 and a test set of 13 sentences (neither a multiple of 8, the batch-size multiple fairseq rounds to)."""
+    root = tmp_path_factory.mktemp("toy")
+    raw = root / "raw"
+    toy_corpus.write_corpus(raw, {"train": 400, "valid": 21, "test": 13}, seed=1)
+    for split in toy_corpus.SPLITS:
+        stem = toy_corpus.SPLITS[split]
+        for lang in ("de", "en"):
+            source = raw / f"{stem}.{lang}.gz"
+            if source.exists():
+                with gzip.open(source, "rt", encoding="utf-8") as f:
+                    (root / f"{split}.{lang}").write_text(f.read(), encoding="utf-8")
+    data_bin = root / "data-bin"
+    run(fairseq_command(
+        "preprocess", "--source-lang", "de", "--target-lang", "en", "--trainpref", root / "train",
+        "--validpref", root / "valid", "--testpref", root / "test", "--destdir", data_bin,
+        "--joined-dictionary", "--workers", 1,
+    ))
+    return data_bin

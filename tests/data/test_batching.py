@@ -1,0 +1,28 @@
+"""fairseq's batch_by_size, with the plugin loaded, keeps every index (GUIDE section 5)."""
+
+import numpy as np
+import pytest
+from fairseq.data import data_utils
+
+
+@pytest.mark.parametrize("dataset_size", [13, 16, 1, 1071])
+def test_every_index_is_batched_once(dataset_size):
+    lengths = np.arange(dataset_size) % 17 + 1
+    indices = np.argsort(lengths, kind="stable")  # fairseq orders by length: the last batch is the longest
+    batches = data_utils.batch_by_size(
+        indices, lengths.__getitem__, num_tokens_vec=lengths[indices], max_tokens=60,
+        required_batch_size_multiple=8,
+    )
+    batched = np.concatenate(batches)
+    assert sorted(batched.tolist()) == list(range(dataset_size))
+    assert batched.tolist() == indices.tolist()  # order kept
+    assert all(max(lengths[batch]) * len(batch) <= 60 for batch in batches)
+
+
+def test_the_unpatched_function_would_drop_the_longest_sentences():
+    """The fix is needed: fairseq's own function leaves the last partial batch out."""
+    unpatched = data_utils.batch_by_size.__wrapped__
+    lengths = np.arange(13) + 1
+    batches = unpatched(np.arange(13), lengths.__getitem__, num_tokens_vec=lengths, max_tokens=1000,
+                        required_batch_size_multiple=8)
+    assert sum(len(b) for b in batches) == 8

@@ -1,0 +1,161 @@
+"""The macaron_transformer model and its architectures, each against its fairseq baseline twin."""
+
+import pytest
+import torch
+from fairseq import options
+from fairseq.data import Dictionary
+from fairseq.models import ARCH_MODEL_NAME_REGISTRY, ARCH_MODEL_REGISTRY
+from fairseq.sequence_generator import SequenceGenerator
+from fairseq.tasks.translation import TranslationTask
+
+from conftest import PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
+from macaron_fairseq.models.macaron_transformer import BASELINE_TWINS, MacaronTransformerModel
+from macaron_fairseq.modules.macaron_layer import MacaronTransformerDecoderLayer, MacaronTransformerEncoderLayer
+
+
+def joined_dictionary(size):
+    dictionary = Dictionary()
+    for i in range(size):
+        dictionary.add_symbol(f"w{i}")
+    return dictionary
+
+
+def build_model(arch, *flags, dictionary=None, device="meta"):
+    """Builds ``arch`` as fairseq-train would, from command-line flags, with weights on ``device``."""
+    dictionary = dictionary or joined_dictionary(10000)
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(
+        parser,
+        ["unused-data-dir", "--task", "translation", "--source-lang", "de", "--target-lang", "en",
+         "--arch", arch, "--share-all-embeddings", *map(str, flags)],
+    )
+    task = TranslationTask(args, dictionary, dictionary)
+    with torch.device(device):
+        return task.build_model(args), args
+
+
+def parameter_count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("macaron_arch", sorted(BASELINE_TWINS))
+def test_architecture_matches_its_baseline_twin(macaron_arch):
+    baseline_arch, _ = BASELINE_TWINS[macaron_arch]
+    assert ARCH_MODEL_NAME_REGISTRY[macaron_arch] == "macaron_transformer"
+    assert ARCH_MODEL_REGISTRY[macaron_arch] is MacaronTransformerModel
+    macaron, macaron_args = build_model(macaron_arch)
+    baseline, baseline_args = build_model(baseline_arch)
+
+    # identical but for the halved FFN widths (and the Macaron scale)
+    differing = {k for k in vars(baseline_args) if vars(baseline_args)[k] != vars(macaron_args).get(k)}
+    assert differing == {"arch", "encoder_ffn_embed_dim", "decoder_ffn_embed_dim"}
+    assert macaron_args.encoder_ffn_embed_dim * 2 == baseline_args.encoder_ffn_embed_dim
+    assert macaron_args.decoder_ffn_embed_dim * 2 == baseline_args.decoder_ffn_embed_dim
+    assert macaron_args.macaron_ffn_scale == 0.5
+
+    assert all(isinstance(layer, MacaronTransformerEncoderLayer) for layer in macaron.encoder.layers)
+    assert all(isinstance(layer, MacaronTransformerDecoderLayer) for layer in macaron.decoder.layers)
+    macaron_params, baseline_params = parameter_count(macaron), parameter_count(baseline)
+    assert macaron_params != baseline_params  # the extra LayerNorm per layer
+    assert abs(macaron_params - baseline_params) / baseline_params < 0.001
+
+    # every key of a baseline checkpoint names a tensor of the Macaron model with the same shape...
+    macaron_state, baseline_state = macaron.state_dict(), baseline.state_dict()
+    for key, tensor in baseline_state.items():
+        if key.endswith(("fc1.weight", "fc1.bias", "fc2.weight")):
+            assert macaron_state[key].shape != tensor.shape  # halved FFN
+        else:
+            assert macaron_state[key].shape == tensor.shape, key
+    # ...and the Macaron model adds only the first half-step FFN of each layer
+    added = {key.split(".")[-2] for key in set(macaron_state) - set(baseline_state)}
+    assert added == {"macaron_fc1", "macaron_fc2", "macaron_layer_norm"}
+
+
+def test_ffn_widths_given_on_the_command_line_are_kept():
+    _, args = build_model("macaron_transformer_iwslt_de_en", "--encoder-ffn-embed-dim", 300)
+    assert args.encoder_ffn_embed_dim == 300
+    assert args.decoder_ffn_embed_dim == 512
+
+
+def test_non_positive_ffn_scale_is_refused():
+    with pytest.raises(SystemExit):
+        build_model("macaron_transformer", "--macaron-ffn-scale", 0)
+    result = run(
+        fairseq_command("train", "unused", "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer",
+                        "--macaron-ffn-scale", "-1"),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "argument --macaron-ffn-scale: must be a number above 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_architecture_message_lists_the_macaron_architectures():
+    result = run(fairseq_command("train", "unused", "--user-dir", PLUGIN_DIR, "--arch", "macaron_nope"), check=False)
+    assert result.returncode == 2
+    assert "invalid choice: 'macaron_nope'" in result.stderr
+    for name in BASELINE_TWINS:
+        assert f"'{name}'" in result.stderr
+
+
+OPTION_VARIANTS = {
+    "post-norm": [],
+    "pre-norm": ["--encoder-normalize-before", "--decoder-normalize-before"],
+    "dropouts-gelu": ["--dropout", 0.2, "--attention-dropout", 0.1, "--activation-dropout", 0.1,
+                      "--activation-fn", "gelu"],
+    "layerdrop": ["--encoder-layerdrop", 0.5, "--decoder-layerdrop", 0.5],
+    "checkpoint-activations": ["--checkpoint-activations"],
+    "learned-positions": ["--encoder-learned-pos", "--decoder-learned-pos"],
+    "ffn-scale": ["--macaron-ffn-scale", 1.0],
+}
+
+
+@pytest.mark.parametrize("variant", sorted(OPTION_VARIANTS))
+def test_fairseq_transformer_options_keep_working(variant):
+    torch.manual_seed(0)
+    dictionary = joined_dictionary(20)
+    model, args = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], *OPTION_VARIANTS[variant],
+                              dictionary=dictionary, device="cpu")
+    model.train()
+    tokens = torch.randint(dictionary.nspecial, len(dictionary), (3, 6))
+    logits, _ = model(tokens, torch.full((3,), 6), tokens)
+    logits.sum().backward()
+    assert logits.shape == (3, 6, len(dictionary))
+    assert model.encoder.layers[0].macaron_fc1.weight.grad is not None or args.encoder_layerdrop > 0
+    if variant == "ffn-scale":
+        assert model.encoder.layers[0].fc2.scale == model.decoder.layers[0].macaron_fc2.scale == 1.0
+
+
+def test_bf16_forward():
+    dictionary = joined_dictionary(20)
+    model, _ = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], dictionary=dictionary, device="cpu")
+    model = model.eval().to(torch.bfloat16)
+    tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 5))
+    logits, _ = model(tokens, torch.full((2,), 5), tokens)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits.float()).all()
+
+
+@pytest.mark.parametrize("norm_flags", [[], ["--encoder-normalize-before", "--decoder-normalize-before"]],
+                         ids=["post-norm", "pre-norm"])
+def test_beam_search_scores_equal_full_prefix_scores(norm_flags):
+    """Beam search decodes incrementally; rescoring its hypotheses with the whole prefix at once must agree."""
+    torch.manual_seed(0)
+    dictionary = joined_dictionary(30)
+    model, _ = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], *norm_flags,
+                           dictionary=dictionary, device="cpu")
+    model.eval()
+    src_tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 7))
+    src_tokens[:, -1] = dictionary.eos()
+    sample = {"net_input": {"src_tokens": src_tokens, "src_lengths": torch.full((2,), 7)}}
+    generator = SequenceGenerator([model], dictionary, beam_size=3, max_len_b=8)
+    with torch.no_grad():
+        hypotheses = generator.generate([model], sample)
+        for i, sentence_hypotheses in enumerate(hypotheses):
+            for hypothesis in sentence_hypotheses:
+                target = hypothesis["tokens"].unsqueeze(0)
+                prev_output_tokens = torch.cat([torch.tensor([[dictionary.eos()]]), target[:, :-1]], dim=1)
+                net_output = model(src_tokens[i : i + 1], torch.tensor([7]), prev_output_tokens)
+                lprobs = model.get_normalized_probs(net_output, log_probs=True)
+                full_prefix_scores = lprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1).squeeze(0)
+                torch.testing.assert_close(hypothesis["positional_scores"], full_prefix_scores,
+                                           atol=1e-5, rtol=1e-5)
