@@ -57,6 +57,7 @@ def convert_official_checkpoint(input_path, output_path):
     theirs = load_official_checkpoint(input_path)
     with naming(input_path):
         args = plugin_training_args(theirs["args"])
+        check_has_macaron_ffn(theirs)
         weights = rename_official_weights(theirs["model"])
         check_ffn_widths(args)
         model = build_meta_model(args, weights)
@@ -122,12 +123,14 @@ def load_official_checkpoint(path):
         )
     if not isinstance(checkpoint.get("args"), argparse.Namespace):
         raise NotAnOfficialCheckpoint(f"{path} is not a fairseq v0.6 checkpoint: it has no 'args' Namespace")
-    if not any(".macaron_fc1." in key for key in checkpoint["model"]):
-        raise NotAMacaronCheckpoint(
-            f"not converting {path}: its weights have no Macaron FFN (macaron_fc1); "
-            f"it holds a {getattr(checkpoint['args'], 'arch', 'model of unknown architecture')}"
-        )
     return checkpoint
+
+
+def check_has_macaron_ffn(theirs):
+    if not any(".macaron_fc1." in key for key in theirs["model"]):
+        raise NotAMacaronCheckpoint(
+            f"its architecture is {theirs['args'].arch} but its weights have no Macaron FFN (macaron_fc1)"
+        )
 
 
 def check_ffn_widths(args):
@@ -223,6 +226,10 @@ def save_atomically(checkpoint, path):
     try:
         with os.fdopen(handle, "wb") as f:
             torch.save(checkpoint, f)
+        # mkstemp makes the file private; give it the permissions any new file of the user's would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Trains a Macaron model or its baseline twin with one setting's recipe (scripts/settings.sh).
+#
+#   scripts/train.sh --setting {iwslt14,wmt14-base,wmt14-big,multi30k} --model {macaron,baseline} [options]
+#                    [-- extra fairseq-train flags]
+#
+# Options:
+#   --save-dir DIR       checkpoints, train.log and tensorboard/ (default: checkpoints/SETTING/MODEL-seedN)
+#   --seed N             (default: 1)
+#   --max-update N       update limit (default: the setting's; 0 = none, as in the authors' scripts)
+#   --post-norm          post-norm layers instead of the recipe's pre-norm (both models alike)
+#   --data-dir DIR       binarized data (default: $DATA_BIN/DATA_NAME, DATA_BIN=data/data-bin)
+#   --cpu                train on the CPU (small runs, tests)
+#   --gpus LIST          CUDA devices to use, e.g. 0,1,2,3 (default: all visible)
+#   --precision P        fp16 (default on GPUs), bf16, or fp32 (default on the CPU)
+#   --max-tokens N       tokens per GPU per step (default: the recipe's)
+#   --update-freq N      gradient accumulation (default: whatever keeps the recipe's tokens per update,
+#                        MAX_TOKENS x RECIPE_GPUS x RECIPE_UPDATE_FREQ, on this many GPUs)
+#   --nnodes N --node-rank R --master-addr HOST [--master-port PORT]
+#                        multi-node: run this command on every node; launched through torchrun
+#   --dry-run            print the fairseq-train command (one line) and exit
+#
+# Single node, several GPUs: fairseq-train starts one process per visible GPU itself. Already inside a
+# torchrun/SLURM launch (RANK, WORLD_SIZE, MASTER_ADDR set), fairseq picks that environment up.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+source "$ROOT/scripts/settings.sh"
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+SETTING= MODEL= SAVE_DIR= SEED=1 MAX_UPDATE_ARG= POST_NORM=0 DATA_DIR= USE_CPU=0 GPUS= PRECISION=
+MAX_TOKENS_ARG= UPDATE_FREQ_ARG= NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG= MASTER_PORT_ARG=29500 DRY_RUN=0
+EXTRA_FLAGS=()
+need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --setting) need_value "$@"; SETTING="$2"; shift 2 ;;
+    --model) need_value "$@"; MODEL="$2"; shift 2 ;;
+    --save-dir) need_value "$@"; SAVE_DIR="$2"; shift 2 ;;
+    --seed) need_value "$@"; SEED="$2"; shift 2 ;;
+    --max-update) need_value "$@"; MAX_UPDATE_ARG="$2"; shift 2 ;;
+    --post-norm) POST_NORM=1; shift ;;
+    --data-dir) need_value "$@"; DATA_DIR="$2"; shift 2 ;;
+    --cpu) USE_CPU=1; shift ;;
+    --gpus) need_value "$@"; GPUS="$2"; shift 2 ;;
+    --precision) need_value "$@"; PRECISION="$2"; shift 2 ;;
+    --max-tokens) need_value "$@"; MAX_TOKENS_ARG="$2"; shift 2 ;;
+    --update-freq) need_value "$@"; UPDATE_FREQ_ARG="$2"; shift 2 ;;
+    --nnodes) need_value "$@"; NNODES="$2"; shift 2 ;;
+    --node-rank) need_value "$@"; NODE_RANK="$2"; shift 2 ;;
+    --master-addr) need_value "$@"; MASTER_ADDR_ARG="$2"; shift 2 ;;
+    --master-port) need_value "$@"; MASTER_PORT_ARG="$2"; shift 2 ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; EXTRA_FLAGS=("$@"); break ;;
+    *) die "unknown option '$1' (see scripts/train.sh --help; fairseq-train flags go after --)" 2 ;;
+  esac
+done
+
+[[ -n "$SETTING" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
+load_setting "$SETTING" || exit 2
+case "$MODEL" in
+  macaron) ARCH="$MACARON_ARCH"; ARCH_FLAGS=("${MACARON_FLAGS[@]}") ;;
+  baseline) ARCH="$BASELINE_ARCH"; ARCH_FLAGS=("${BASELINE_FLAGS[@]}") ;;
+  "") die "--model is required: macaron or baseline" 2 ;;
+  *) die "unknown model '$MODEL': choose macaron or baseline" 2 ;;
+esac
+is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
+is_count "$SEED" || die "--seed must be a whole number, got '$SEED'" 2
+MAX_UPDATE="${MAX_UPDATE_ARG:-$MAX_UPDATE}"
+is_count "$MAX_UPDATE" || die "--max-update must be a whole number, got '$MAX_UPDATE'" 2
+
+if [[ $POST_NORM -eq 1 ]]; then
+  pre_norm_flags=("${MODEL_FLAGS[@]}"); MODEL_FLAGS=()
+  for flag in "${pre_norm_flags[@]}"; do
+    [[ "$flag" == --encoder-normalize-before || "$flag" == --decoder-normalize-before ]] || MODEL_FLAGS+=("$flag")
+  done
+fi
+NORM_NAME=$([[ $POST_NORM -eq 1 ]] && echo "-postnorm" || true)
+SAVE_DIR="${SAVE_DIR:-$ROOT/checkpoints/$SETTING/$MODEL$NORM_NAME-seed$SEED}"
+
+DATA_DIR="${DATA_DIR:-$DATA_BIN/$DATA_NAME}"
+check_data_dir() {
+[[ -d "$DATA_DIR" ]] || die "data directory $DATA_DIR does not exist: prepare it first (scripts/prepare-*.sh) or pass --data-dir"
+for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" "train.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx" "valid.$SRC_LANG-$TGT_LANG.$TGT_LANG.idx"; do
+  [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not binarized $SRC_LANG-$TGT_LANG data for setting $SETTING (prepare it with scripts/prepare-*.sh)"
+done
+}
+
+# Devices and batch size: keep the recipe's tokens per update on whatever hardware this is.
+if [[ $USE_CPU -eq 1 ]]; then
+  DEVICES_PER_NODE=1
+  DEVICE_FLAGS=(--cpu)
+  PRECISION="${PRECISION:-fp32}"
+else
+  if [[ -n "$GPUS" ]]; then
+    export CUDA_VISIBLE_DEVICES="$GPUS"
+    DEVICES_PER_NODE=$(tr ',' '\n' <<<"$GPUS" | grep -c .)
+  elif [[ $DRY_RUN -eq 1 ]] && ! command -v nvidia-smi >/dev/null 2>&1; then
+    DEVICES_PER_NODE=$RECIPE_GPUS  # nothing to count: show the recipe's own command
+  else
+    DEVICES_PER_NODE=$(python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
+    [[ "$DEVICES_PER_NODE" -gt 0 ]] || die "no CUDA device found: pass --cpu to train on the CPU, or --gpus to name devices"
+  fi
+  DEVICE_FLAGS=()
+  PRECISION="${PRECISION:-fp16}"
+fi
+case "$PRECISION" in
+  fp16) PRECISION_FLAGS=(--fp16) ;;
+  bf16) PRECISION_FLAGS=(--bf16) ;;
+  fp32) PRECISION_FLAGS=() ;;
+  *) die "unknown --precision '$PRECISION': choose fp16, bf16 or fp32" 2 ;;
+esac
+[[ $USE_CPU -eq 1 && "$PRECISION" == fp16 ]] && die "--precision fp16 needs a GPU: use bf16 or fp32 with --cpu" 2
+is_count "$NNODES" && [[ $NNODES -ge 1 ]] || die "--nnodes must be a positive whole number" 2
+WORLD_SIZE_TOTAL=$((DEVICES_PER_NODE * NNODES))
+RECIPE_TOKENS_PER_UPDATE=$((MAX_TOKENS * RECIPE_GPUS * RECIPE_UPDATE_FREQ))
+MAX_TOKENS="${MAX_TOKENS_ARG:-$MAX_TOKENS}"
+is_count "$MAX_TOKENS" && [[ $MAX_TOKENS -gt 0 ]] || die "--max-tokens must be a positive whole number" 2
+if [[ -n "$UPDATE_FREQ_ARG" ]]; then
+  is_count "$UPDATE_FREQ_ARG" && [[ $UPDATE_FREQ_ARG -gt 0 ]] || die "--update-freq must be a positive whole number" 2
+  UPDATE_FREQ="$UPDATE_FREQ_ARG"
+else
+  step_tokens=$((MAX_TOKENS * WORLD_SIZE_TOTAL))
+  UPDATE_FREQ=$(( (RECIPE_TOKENS_PER_UPDATE + step_tokens - 1) / step_tokens ))
+  if (( UPDATE_FREQ * step_tokens != RECIPE_TOKENS_PER_UPDATE )); then
+    echo "[train] note: $WORLD_SIZE_TOTAL device(s) x $MAX_TOKENS tokens x update-freq $UPDATE_FREQ does not equal the recipe's $RECIPE_TOKENS_PER_UPDATE tokens per update" >&2
+  fi
+fi
+
+# Checkpoints: every epoch (the last 10 kept, for averaging), checkpoint_last.pt and checkpoint_best.pt.
+TRAIN_FLAGS=(
+  "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation --source-lang "$SRC_LANG" --target-lang "$TGT_LANG"
+  --arch "$ARCH" "${MODEL_FLAGS[@]}" "${ARCH_FLAGS[@]}"
+  --dropout "$DROPOUT" --attention-dropout "$ATTENTION_DROPOUT" --activation-dropout "$ACTIVATION_DROPOUT"
+  --optimizer adam --adam-betas "(0.9, 0.98)" --weight-decay "$WEIGHT_DECAY" --clip-norm 0.0
+  --lr "$LR" --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07 --warmup-updates "$WARMUP_UPDATES"
+  --criterion label_smoothed_cross_entropy --label-smoothing 0.1
+  --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ" --max-update "$MAX_UPDATE"
+  "${DEVICE_FLAGS[@]}" "${PRECISION_FLAGS[@]}" --seed "$SEED"
+  --save-dir "$SAVE_DIR" --keep-last-epochs 10
+  --log-format simple --log-interval 50 --log-file "$SAVE_DIR/train.log"
+  --tensorboard-logdir "$SAVE_DIR/tensorboard"
+)
+if [[ $NNODES -gt 1 ]]; then
+  [[ -n "$MASTER_ADDR_ARG" ]] || die "--nnodes $NNODES needs --master-addr (the address of the node with --node-rank 0)" 2
+  LAUNCH=(torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc-per-node "$DEVICES_PER_NODE"
+          --master-addr "$MASTER_ADDR_ARG" --master-port "$MASTER_PORT_ARG" "$(command -v fairseq-train || echo fairseq-train)")
+else
+  LAUNCH=(fairseq-train)
+fi
+COMMAND=("${LAUNCH[@]}" "${TRAIN_FLAGS[@]}" "${EXTRA_FLAGS[@]}")
+
+if [[ $DRY_RUN -eq 1 ]]; then
+  printf '%q ' "${COMMAND[@]}" | sed 's/ $/\n/'
+  exit 0
+fi
+
+require_fairseq
+check_data_dir
+mkdir -p "$SAVE_DIR"
+printf '%q ' "${COMMAND[@]}" | sed 's/ $/\n/' > "$SAVE_DIR/train_command.txt"
+echo "[train] $SETTING / $MODEL ($ARCH), seed $SEED -> $SAVE_DIR"
+echo "[train] $WORLD_SIZE_TOTAL device(s) x $MAX_TOKENS tokens x update-freq $UPDATE_FREQ; log: $SAVE_DIR/train.log"
+# Restarting the same command resumes from $SAVE_DIR/checkpoint_last.pt (fairseq's default --restore-file).
+exec "${COMMAND[@]}"
