@@ -23,6 +23,7 @@ def fairseq_command(tool, *args):
 
 def run(command, cwd=None, check=True, env=None, timeout=600):
     """Runs ``command``; on an unexpected exit status, fails the test with the tail of its output."""
+    command = [str(part) for part in command]
     result = subprocess.run(
         command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         timeout=timeout, stdin=subprocess.DEVNULL,

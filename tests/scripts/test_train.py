@@ -1,0 +1,112 @@
+"""scripts/train.sh: each setting's fairseq-train command against the authors' recipe, and a real short run."""
+
+import shlex
+
+import pytest
+
+from conftest import REPO_ROOT, run
+
+TRAIN_SH = REPO_ROOT / "scripts" / "train.sh"
+
+# The authors' recipe (GUIDE section 3): arch pair, lr, warmup, tokens per update, dropout, weight decay.
+RECIPE = {
+    "iwslt14": dict(baseline="transformer_iwslt_de_en", macaron="macaron_transformer_iwslt_de_en", lr="1.5e-3",
+                    warmup="8000", tokens_per_update=4096, dropout="0.3", weight_decay="1e-4", src="de", tgt="en"),
+    "wmt14-base": dict(baseline="transformer_wmt_en_de", macaron="macaron_transformer_wmt_en_de", lr="1.5e-3",
+                       warmup="8000", tokens_per_update=8192 * 4, dropout="0.1", weight_decay="0", src="en",
+                       tgt="de"),
+    "wmt14-big": dict(baseline="transformer_wmt_en_de_big", macaron="macaron_transformer_wmt_en_de_big",
+                      lr="3e-3", warmup="8000", tokens_per_update=4096 * 16 * 4, dropout="0.3", weight_decay="0",
+                      src="en", tgt="de"),
+}
+
+
+def dry_run(*args):
+    result = run(["bash", TRAIN_SH, "--dry-run", *map(str, args)])
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    return shlex.split(lines[0])
+
+
+def flag(command, name):
+    return command[command.index(name) + 1]
+
+
+@pytest.mark.parametrize("setting", sorted(RECIPE))
+@pytest.mark.parametrize("model", ["macaron", "baseline"])
+def test_dry_run_follows_the_recipe(setting, model):
+    recipe = RECIPE[setting]
+    command = dry_run("--setting", setting, "--model", model, "--gpus", "0")
+    assert command[0] == "fairseq-train"
+    assert flag(command, "--arch") == recipe[model]
+    assert flag(command, "--user-dir").endswith("macaron_fairseq")
+    assert (flag(command, "--source-lang"), flag(command, "--target-lang")) == (recipe["src"], recipe["tgt"])
+    assert flag(command, "--lr") == recipe["lr"]
+    assert flag(command, "--warmup-updates") == recipe["warmup"]
+    assert flag(command, "--warmup-init-lr") == "1e-07"
+    assert flag(command, "--lr-scheduler") == "inverse_sqrt"
+    assert flag(command, "--dropout") == recipe["dropout"]
+    assert flag(command, "--attention-dropout") == flag(command, "--activation-dropout") == "0.1"
+    assert flag(command, "--weight-decay") == recipe["weight_decay"]
+    assert flag(command, "--optimizer") == "adam" and flag(command, "--adam-betas") == "(0.9, 0.98)"
+    assert flag(command, "--criterion") == "label_smoothed_cross_entropy"
+    assert flag(command, "--label-smoothing") == "0.1"
+    assert flag(command, "--clip-norm") == "0.0"
+    assert flag(command, "--seed") == "1"
+    assert {"--encoder-normalize-before", "--decoder-normalize-before", "--share-all-embeddings", "--fp16"} <= set(command)
+    # one GPU keeps the recipe's tokens per update through gradient accumulation
+    assert int(flag(command, "--max-tokens")) * int(flag(command, "--update-freq")) == recipe["tokens_per_update"]
+
+
+def test_effective_batch_is_kept_on_eight_gpus_and_post_norm_is_selectable():
+    command = dry_run("--setting", "wmt14-big", "--model", "macaron", "--gpus", "0,1,2,3,4,5,6,7", "--post-norm",
+                      "--precision", "bf16")
+    assert int(flag(command, "--max-tokens")) * int(flag(command, "--update-freq")) * 8 == 4096 * 16 * 4
+    assert "--encoder-normalize-before" not in command and "--decoder-normalize-before" not in command
+    assert "--bf16" in command and "--fp16" not in command
+    assert "postnorm" in flag(command, "--save-dir")
+
+
+def test_multi_node_runs_through_torchrun_and_extra_flags_pass_through():
+    command = dry_run("--setting", "iwslt14", "--model", "baseline", "--gpus", "0,1", "--nnodes", "2",
+                      "--node-rank", "1", "--master-addr", "10.0.0.1", "--", "--keep-best-checkpoints", "3")
+    assert command[0] == "torchrun"
+    assert (flag(command, "--nnodes"), flag(command, "--node-rank"), flag(command, "--nproc-per-node")) == ("2", "1", "2")
+    assert int(flag(command, "--max-tokens")) * int(flag(command, "--update-freq")) * 4 >= 4096
+    assert command[-2:] == ["--keep-best-checkpoints", "3"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--setting", "nope", "--model", "macaron"], "unknown setting 'nope'"),
+    (["--setting", "iwslt14", "--model", "big"], "unknown model 'big'"),
+    (["--setting", "iwslt14"], "--model is required"),
+    (["--setting", "iwslt14", "--model", "macaron", "--bogus"], "unknown option '--bogus'"),
+    (["--setting", "iwslt14", "--model", "macaron", "--seed", "x"], "--seed must be a whole number"),
+])
+def test_bad_arguments_get_one_line_errors(args, message):
+    result = run(["bash", TRAIN_SH, *args, "--dry-run"], check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+    assert message in result.stderr
+
+
+def test_missing_or_wrong_data_directory_is_refused(tmp_path, toy_data_bin):
+    result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu",
+                  "--data-dir", tmp_path / "absent"], check=False)
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    # the toy corpus is de-en; WMT14 wants en-de
+    result = run(["bash", TRAIN_SH, "--setting", "wmt14-base", "--model", "macaron", "--cpu",
+                  "--data-dir", toy_data_bin], check=False)
+    assert result.returncode == 1 and "is not binarized en-de data" in result.stderr
+
+
+def test_short_cpu_run_trains_and_logs(tmp_path, toy_data_bin):
+    save_dir = tmp_path / "run"
+    result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu", "--max-update", 3,
+                  "--max-tokens", 600, "--data-dir", toy_data_bin, "--save-dir", save_dir])
+    assert "done training" in result.stdout + result.stderr
+    assert (save_dir / "checkpoint_last.pt").exists() and (save_dir / "checkpoint_best.pt").exists()
+    log = (save_dir / "train.log").read_text()
+    assert "num_updates 3" in log and "macaron_transformer" in log
+    assert any((save_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert shlex.split((save_dir / "train_command.txt").read_text())[0] == "fairseq-train"
