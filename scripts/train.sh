@@ -139,7 +139,7 @@ TRAIN_FLAGS=(
   --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ" --max-update "$MAX_UPDATE"
   "${DEVICE_FLAGS[@]}" "${PRECISION_FLAGS[@]}" --seed "$SEED"
   --save-dir "$SAVE_DIR" --keep-last-epochs 10
-  --log-format simple --log-interval 50 --log-file "$SAVE_DIR/train.log"
+  --log-format simple --log-interval 50
   --tensorboard-logdir "$SAVE_DIR/tensorboard"
 )
 if [[ $NNODES -gt 1 ]]; then
@@ -163,4 +163,6 @@ printf '%q ' "${COMMAND[@]}" | sed 's/ $/\n/' > "$SAVE_DIR/train_command.txt"
 echo "[train] $SETTING / $MODEL ($ARCH), seed $SEED -> $SAVE_DIR"
 echo "[train] $WORLD_SIZE_TOTAL device(s) x $MAX_TOKENS tokens x update-freq $UPDATE_FREQ; log: $SAVE_DIR/train.log"
 # Restarting the same command resumes from $SAVE_DIR/checkpoint_last.pt (fairseq's default --restore-file).
-exec "${COMMAND[@]}"
+# The log is tee'd rather than written with --log-file, which fairseq 0.12 attaches once more every epoch
+# (each line of epoch N would appear N times).
+"${COMMAND[@]}" 2>&1 | tee -a "$SAVE_DIR/train.log"

@@ -1,0 +1,66 @@
+"""What a fairseq-train log says about a run: parameters, time, throughput and the validation curve.
+
+Reads the ``--log-format simple`` output that scripts/train.sh keeps in ``SAVE_DIR/train.log``. A resumed run
+appends to the same file; each epoch's last summary wins.
+"""
+
+import dataclasses
+import re
+from typing import Dict, List, Optional, Tuple
+
+_PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
+_ARCH = re.compile(r"\barch='(\w+)'")
+_EPOCH_TRAIN = re.compile(r"\| train \| epoch (\d+) \| (.*)$")
+_EPOCH_VALID = re.compile(r"\| valid \| epoch (\d+) \| valid on '[^']*' subset \| (.*)$")
+_FIELD = re.compile(r"(\w+) ([-\d.e+]+)")
+
+
+def _fields(text):
+    return {name: float(value) for name, value in _FIELD.findall(text)}
+
+
+@dataclasses.dataclass
+class TrainingLog:
+    architecture: Optional[str]
+    parameters: Optional[int]
+    updates: int
+    train_seconds: float  # time in training steps, validation and checkpointing excluded
+    target_tokens: float
+    valid_loss: List[Tuple[int, float]]  # (updates, loss in base 2) after each validation
+
+    @property
+    def tokens_per_second(self) -> Optional[float]:
+        return self.target_tokens / self.train_seconds if self.train_seconds > 0 else None
+
+
+def parse_training_log(text) -> TrainingLog:
+    architecture = parameters = None
+    train_epochs: Dict[int, dict] = {}
+    valid_epochs: Dict[int, dict] = {}
+    for line in text.splitlines():
+        if parameters is None and (found := _PARAMS.search(line)):
+            parameters = int(found.group(1).replace(",", ""))
+        elif architecture is None and (found := _ARCH.search(line)):
+            architecture = found.group(1)
+        elif found := _EPOCH_TRAIN.search(line):
+            train_epochs[int(found.group(1))] = _fields(found.group(2))
+        elif found := _EPOCH_VALID.search(line):
+            valid_epochs[int(found.group(1))] = _fields(found.group(2))
+
+    updates = 0
+    train_seconds = target_tokens = 0.0
+    for epoch in sorted(train_epochs):
+        stats = train_epochs[epoch]
+        epoch_updates = stats["num_updates"] - updates
+        updates = int(stats["num_updates"])
+        # wpb: target tokens per update, averaged over the epoch. train_wall: the epoch's seconds in training
+        # steps, in whole seconds (its wps would be finer but counts the end-of-epoch validation too).
+        target_tokens += stats["wpb"] * epoch_updates
+        train_seconds += stats["train_wall"]
+    valid_loss = [(int(v["num_updates"]), v["loss"]) for _, v in sorted(valid_epochs.items())]
+    return TrainingLog(architecture, parameters, updates, train_seconds, target_tokens, valid_loss)
+
+
+def read_training_log(path) -> TrainingLog:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return parse_training_log(f.read())
