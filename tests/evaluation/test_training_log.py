@@ -1,0 +1,38 @@
+"""Parsing fairseq-train's log: parameters, architecture, time, throughput, validation curve."""
+
+from macaron_fairseq.evaluation.training_log import parse_training_log
+
+LOG = """\
+2026-01-01 10:00:00 | INFO | fairseq_cli.train | Namespace(arch='macaron_transformer', seed=1)
+2026-01-01 10:00:01 | INFO | fairseq_cli.train | num. shared model params: 5,553,152 (num. trained: 5,553,152)
+2026-01-01 10:00:40 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 9.5 | nll_loss 9.4 | ppl 700 | wps 500 | wpb 164.7 | bsz 20.3 | num_updates 100
+2026-01-01 10:00:40 | INFO | train | epoch 001 | loss 10 | nll_loss 9.9 | ppl 1000 | wps 1000 | ups 0.5 | wpb 4000 | bsz 300 | num_updates 100 | lr 0.0005 | gnorm 1.2 | train_wall 200 | wall 210
+2026-01-01 10:04:00 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 7.25 | nll_loss 7.1 | ppl 150 | wps 500 | wpb 164.7 | bsz 20.3 | num_updates 180 | best_loss 7.25
+2026-01-01 10:04:00 | INFO | train | epoch 002 | loss 8 | nll_loss 7.9 | ppl 250 | wps 1000 | ups 0.5 | wpb 3000 | bsz 300 | num_updates 180 | lr 0.0009 | gnorm 1.1 | train_wall 150 | wall 380
+2026-01-01 10:04:01 | INFO | fairseq_cli.train | done training in 379.0 seconds
+"""
+
+
+def test_parse_training_log():
+    log = parse_training_log(LOG)
+    assert log.architecture == "macaron_transformer"
+    assert log.parameters == 5_553_152
+    assert log.updates == 180
+    assert log.target_tokens == 4000 * 100 + 3000 * 80
+    assert log.train_seconds == 350
+    assert log.tokens_per_second == (4000 * 100 + 3000 * 80) / 350
+    assert log.valid_loss == [(100, 9.5), (180, 7.25)]
+
+
+def test_a_resumed_run_counts_each_epoch_once():
+    # a run killed after epoch 2 and resumed from its epoch-1 checkpoint logs epoch 2 again
+    resumed = LOG + "\n".join(LOG.splitlines()[4:6]).replace("train_wall 150", "train_wall 160") + "\n"
+    log = parse_training_log(resumed)
+    assert log.updates == 180
+    assert log.train_seconds == 360
+    assert log.valid_loss == [(100, 9.5), (180, 7.25)]
+
+
+def test_an_empty_log_has_no_throughput():
+    log = parse_training_log("")
+    assert log.parameters is None and log.updates == 0 and log.tokens_per_second is None
