@@ -74,7 +74,9 @@ for seed in "${SEED_LIST[@]}"; do
     else
       echo "[compare] $model seed $seed: training into $run_dir"
       # progress: one line per validation
-      bash "$ROOT/scripts/train.sh" "${COMMON_TRAIN[@]}" --model "$model" --seed "$seed" --save-dir "$run_dir" \
+      mkdir -p "$run_dir"
+      python -m macaron_fairseq.evaluation.peak_memory --output "$run_dir/peak_memory.json" -- \
+        bash "$ROOT/scripts/train.sh" "${COMMON_TRAIN[@]}" --model "$model" --seed "$seed" --save-dir "$run_dir" \
         "${TRAIN_EXTRA[@]}" | awk '/\| valid \| epoch/ { sub(/.*\| valid \| /, ""); print "[compare]   valid " $0; fflush() }' \
         || die "training $model seed $seed failed: see $run_dir/train.log"
       echo "[compare]   $(grep -m1 -o 'done training in .*' "$run_dir/train.log" || echo 'done')"

@@ -14,7 +14,7 @@ import json
 import os
 import statistics
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from macaron_fairseq.evaluation.files import read_lines, write_atomically
 from macaron_fairseq.evaluation.significance import paired_bootstrap
@@ -28,6 +28,7 @@ class Run:
     directory: str
     training: TrainingLog
     evaluation: dict
+    peak_memory_mib: Optional[float] = None  # host memory of training; see peak_memory.py
 
     @property
     def name(self):
@@ -40,7 +41,12 @@ class Run:
 def load_run(directory):
     training = read_training_log(os.path.join(directory, "train.log"))
     with open(os.path.join(directory, "eval", "result.json"), encoding="utf-8") as f:
-        return Run(directory, training, json.load(f))
+        evaluation = json.load(f)
+    peak_memory = None
+    if os.path.exists(os.path.join(directory, "peak_memory.json")):
+        with open(os.path.join(directory, "peak_memory.json"), encoding="utf-8") as f:
+            peak_memory = json.load(f)["peak_rss_mib"]
+    return Run(directory, training, evaluation, peak_memory)
 
 
 def mean_and_spread(values):
@@ -67,7 +73,7 @@ def summary_table(runs: Dict[str, List[Run]], splits):
     header = ["model", "architecture", "parameters", "runs"]
     for split in splits:
         header += [f"sacreBLEU {split}", f"tok. BLEU {split}"]
-    header += ["updates", "training s", "train tok/s", "decode sent/s"]
+    header += ["updates", "training s", "train tok/s", "train peak MiB", "decode sent/s"]
     rows = [header, ["---"] * len(header)]
     for model in MODELS:
         model_runs = runs[model]
@@ -79,6 +85,7 @@ def summary_table(runs: Dict[str, List[Run]], splits):
         row.append(_number(statistics.mean(r.training.updates for r in model_runs)))
         row.append(_number(statistics.mean(r.training.train_seconds for r in model_runs)))
         row.append(_number(_mean([r.training.tokens_per_second for r in model_runs])))
+        row.append(_number(_mean([r.peak_memory_mib for r in model_runs])))
         row.append(_number(_mean([r.evaluation["splits"][splits[0]]["sentences_per_second"] for r in model_runs]), 1))
         rows.append(row)
     return _markdown(rows)
@@ -91,7 +98,7 @@ def _mean(values):
 
 def per_run_table(runs, splits):
     header = ["run", "checkpoint"] + [f"sacreBLEU {s}" for s in splits] + [f"tok. BLEU {s}" for s in splits]
-    header += ["best valid loss", "train tok/s", "decode sent/s"]
+    header += ["best valid loss", "train tok/s", "train peak MiB", "decode sent/s"]
     rows = [header, ["---"] * len(header)]
     for model in MODELS:
         for run in runs[model]:
@@ -100,7 +107,7 @@ def per_run_table(runs, splits):
             row += [f"{ev['splits'][s]['sacrebleu']:.2f}" for s in splits]
             row += [f"{ev['splits'][s]['tokenized_bleu']:.2f}" for s in splits]
             best_valid = min((loss for _, loss in run.training.valid_loss), default=None)
-            row += [_number(best_valid, 3), _number(run.training.tokens_per_second),
+            row += [_number(best_valid, 3), _number(run.training.tokens_per_second), _number(run.peak_memory_mib),
                     _number(ev["splits"][splits[0]]["sentences_per_second"], 1)]
             rows.append(row)
     return _markdown(rows)
@@ -159,6 +166,7 @@ def build_report(setting, runs, splits, references, command, plot_name, samples,
         summary_table(runs, splits),
         f"Macaron / baseline: parameters {_ratio(macaron.parameters, baseline.parameters)}, "
         f"training tokens/s {ratio(lambda r: r.training.tokens_per_second)}, "
+        f"training peak memory {ratio(lambda r: r.peak_memory_mib)}, "
         f"decoding sentences/s {ratio(lambda r: r.evaluation['splits'][splits[0]]['sentences_per_second'])}.",
         "## Runs",
         per_run_table(runs, splits),

@@ -37,7 +37,7 @@ def test_report_has_the_table_significance_and_plot(tmp_path):
     assert "scripts/compare.sh --setting multi30k" in report
     assert "| baseline | `transformer` | 5,553,152 | 1 | 40.00 | 41.00 |" in report
     assert "| macaron | `macaron_transformer` | 5,553,152 | 1 | 100.00 | 101.00 |" in report
-    assert "training tokens/s 1.000" in report
+    assert "training tokens/s 1.000" in report and "training peak memory n/a" in report
     significance_rows = [line for line in report.splitlines() if line.startswith("| `baseline-seed1` / `macaron-seed1`")]
     assert len(significance_rows) == 1 and "| significant (p < 0.05) |" in significance_rows[0]
     plot = tmp_path / "results" / "multi30k-valid-loss.png"
