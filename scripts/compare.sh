@@ -14,6 +14,7 @@
 #   --average N          evaluate the average of the last N epoch checkpoints (default: checkpoint_best.pt)
 #   --cpu                train and decode on the CPU
 #   --post-norm          post-norm layers for both models
+#   --targets            add the benchmark's targets (cost ratios, BLEU gain) and whether they are met
 #
 # A run whose train.log ends in "done training" is taken as it is; an unfinished one resumes from its last
 # checkpoint. Options after -- go to scripts/train.sh (e.g. -- --gpus 0,1 --precision bf16).
@@ -24,7 +25,7 @@ ORIGINAL_ARGS=("$@")
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
-SETTING= SEEDS=1 MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0
+SETTING= SEEDS=1 MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0 REPORT_FLAGS=()
 TRAIN_EXTRA=()
 need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
 while [[ $# -gt 0 ]]; do
@@ -38,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --average) need_value "$@"; AVERAGE="$2"; shift 2 ;;
     --cpu) USE_CPU=1; shift ;;
     --post-norm) POST_NORM=1; shift ;;
+    --targets) REPORT_FLAGS+=(--targets); shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; TRAIN_EXTRA=("$@"); break ;;
     *) die "unknown option '$1' (see scripts/compare.sh --help)" 2 ;;
@@ -95,5 +97,5 @@ read -r -a BASELINE_RUNS <<<"${RUN_DIRS[baseline]}"
 read -r -a MACARON_RUNS <<<"${RUN_DIRS[macaron]}"
 python -m macaron_fairseq.evaluation.comparison --setting "$SETTING$NORM_NAME" \
   --baseline "${BASELINE_RUNS[@]}" --macaron "${MACARON_RUNS[@]}" \
-  --references "$DATA_DIR/refs" --target-lang "$TGT_LANG" --output "$OUTPUT" \
+  --references "$DATA_DIR/refs" --target-lang "$TGT_LANG" --output "$OUTPUT" "${REPORT_FLAGS[@]}" \
   --command "${COMPARE_COMMAND:-scripts/compare.sh $(printf '%q ' "${ORIGINAL_ARGS[@]}")}"

@@ -127,6 +127,62 @@ def significance_table(runs, splits, references, samples):
     return _markdown(rows), result.signature
 
 
+def environment():
+    """One line naming the hardware and software the runs were measured on."""
+    import platform
+
+    import fairseq
+    import torch
+
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            processor = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    devices = f"{os.cpu_count()} CPU cores ({processor})"
+    if torch.cuda.is_available():
+        devices += ", " + ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    return f"{devices}; Python {platform.python_version()}, torch {torch.__version__}, fairseq {fairseq.__version__}"
+
+
+def run_commands(runs):
+    lines = []
+    for model in MODELS:
+        for run in runs[model]:
+            path = os.path.join(run.directory, "train_command.txt")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    lines.append(f"- {model} `{run.name}`:\n\n  ```\n  {f.read().strip()}\n  ```")
+    return "\n".join(lines)
+
+
+def targets_section(runs, splits):
+    """The benchmark's targets: same cost as the baseline, and at least +0.5 BLEU on every test set."""
+    def ratio(value_of):
+        macaron = _mean([value_of(r) for r in runs["macaron"]])
+        baseline = _mean([value_of(r) for r in runs["baseline"]])
+        return None if macaron is None or not baseline else macaron / baseline
+
+    checks = [
+        ("training tokens/s, Macaron / baseline", ratio(lambda r: r.training.tokens_per_second), ">= 0.97",
+         lambda v: v >= 0.97),
+        ("decoding sentences/s, Macaron / baseline",
+         ratio(lambda r: r.evaluation["splits"][splits[0]]["sentences_per_second"]), ">= 0.97", lambda v: v >= 0.97),
+        ("training peak memory, Macaron / baseline", ratio(lambda r: r.peak_memory_mib), "<= 1.05",
+         lambda v: v <= 1.05),
+    ]
+    rows = [["target", "measured", "goal", "met"], ["---"] * 4]
+    for name, value, goal, met in checks:
+        rows.append([name, "n/a" if value is None else f"{value:.3f}", goal,
+                     "n/a" if value is None else ("yes" if met(value) else "**no**")])
+    for split in splits:
+        gain = (_mean([r.evaluation["splits"][split]["sacrebleu"] for r in runs["macaron"]])
+                - _mean([r.evaluation["splits"][split]["sacrebleu"] for r in runs["baseline"]]))
+        rows.append([f"mean sacreBLEU gain on {split}", f"{gain:+.2f}", ">= +0.50", "yes" if gain >= 0.5 else "**no**"])
+    return "## Targets\n\n" + _markdown(rows)
+
+
 def _markdown(rows):
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
@@ -155,13 +211,13 @@ def plot_validation_loss(runs, path):
     os.replace(temporary, path)
 
 
-def build_report(setting, runs, splits, references, command, plot_name, samples, notes=""):
+def build_report(setting, runs, splits, references, command, plot_name, samples, with_targets=False):
     baseline, macaron = runs["baseline"][0].training, runs["macaron"][0].training
     significance, signature = significance_table(runs, splits, references, samples)
     ratio = lambda f: _ratio(_mean([f(r) for r in runs["macaron"]]), _mean([f(r) for r in runs["baseline"]]))  # noqa: E731
     sections = [
         f"# Macaron vs. baseline: {setting}",
-        f"Produced by:\n\n```\n{command}\n```",
+        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {environment()}.",
         "## Summary (mean ± standard deviation over runs)",
         summary_table(runs, splits),
         f"Macaron / baseline: parameters {_ratio(macaron.parameters, baseline.parameters)}, "
@@ -170,6 +226,7 @@ def build_report(setting, runs, splits, references, command, plot_name, samples,
         f"decoding sentences/s {ratio(lambda r: r.evaluation['splits'][splits[0]]['sentences_per_second'])}.",
         "## Runs",
         per_run_table(runs, splits),
+        "Each run was trained by:\n\n" + run_commands(runs),
         f"sacreBLEU signature: `{runs['baseline'][0].evaluation.get('sacrebleu_signature')}`; tokenized BLEU: "
         f"{runs['baseline'][0].evaluation.get('tokenized_bleu_variant')}.",
         f"## Paired bootstrap ({samples} resamples, sacreBLEU)",
@@ -177,8 +234,8 @@ def build_report(setting, runs, splits, references, command, plot_name, samples,
         f"Signature: `{signature}`",
         f"## Validation loss\n\n![validation loss against updates]({plot_name})",
     ]
-    if notes:
-        sections.append(notes)
+    if with_targets:
+        sections.insert(4, targets_section(runs, splits))
     return "\n\n".join(sections) + "\n"
 
 
@@ -192,6 +249,7 @@ def main(argv=None):
     parser.add_argument("--output", required=True, help="the Markdown report; the plot goes beside it")
     parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
     parser.add_argument("--samples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument("--targets", action="store_true", help="add the benchmark's targets and whether they are met")
     args = parser.parse_args(argv)
 
     runs = {"baseline": [load_run(d) for d in args.baseline], "macaron": [load_run(d) for d in args.macaron]}
@@ -202,7 +260,7 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     plot_validation_loss(runs, plot_path)
     report = build_report(args.setting, runs, splits, references, args.command, os.path.basename(plot_path),
-                          args.samples)
+                          args.samples, with_targets=args.targets)
     write_atomically(args.output, report)
     print(report)
     print(f"wrote {args.output} and {plot_path}")

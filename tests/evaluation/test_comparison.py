@@ -32,7 +32,7 @@ def test_report_has_the_table_significance_and_plot(tmp_path):
     output = tmp_path / "results" / "multi30k.md"
     comparison.main(["--setting", "multi30k", "--baseline", str(baseline), "--macaron", str(macaron),
                      "--references", str(refs), "--target-lang", "en", "--output", str(output),
-                     "--command", "scripts/compare.sh --setting multi30k", "--samples", "100"])
+                     "--command", "scripts/compare.sh --setting multi30k", "--samples", "100", "--targets"])
     report = output.read_text()
     assert "scripts/compare.sh --setting multi30k" in report
     assert "| baseline | `transformer` | 5,553,152 | 1 | 40.00 | 41.00 |" in report
@@ -40,6 +40,10 @@ def test_report_has_the_table_significance_and_plot(tmp_path):
     assert "training tokens/s 1.000" in report and "training peak memory n/a" in report
     significance_rows = [line for line in report.splitlines() if line.startswith("| `baseline-seed1` / `macaron-seed1`")]
     assert len(significance_rows) == 1 and "| significant (p < 0.05) |" in significance_rows[0]
+    assert "| mean sacreBLEU gain on test | +60.00 | >= +0.50 | yes |" in report
+    assert "| training tokens/s, Macaron / baseline | 1.000 | >= 0.97 | yes |" in report
+    assert "| training peak memory, Macaron / baseline | n/a | <= 1.05 | n/a |" in report
+    assert "CPU cores" in report
     plot = tmp_path / "results" / "multi30k-valid-loss.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

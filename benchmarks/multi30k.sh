@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Benchmark: Macaron against its parameter-matched Transformer twin on Multi30k De->En, quality and cost side by
+# side, with this project's own pipeline (prepare-multi30k.sh, then compare.sh: train.sh and evaluate.sh).
+#
+#   bash benchmarks/multi30k.sh [--quick]
+#
+# Both models: the multi30k-quick architecture (d 256, 4 heads, 2+2 layers, FFN 1024 against 2 x 512), identical
+# data, hyperparameters, update budget and seeds (1 and 2). Reports sacreBLEU and tokenized BLEU on
+# test_2016_flickr (test) and test_2017_flickr (test1) per seed and mean, paired bootstrap significance, training
+# target tokens/s and peak memory, decoding sentences/s with beam 5, parameter counts, and the targets (cost
+# ratios within 3 % / 5 %, BLEU gain of at least 0.5). Writes results/multi30k-benchmark.md and its plot.
+#
+#   --quick    a smoke run of the same pipeline (60 updates per model), within 10 minutes on 2 CPU cores;
+#              writes results/multi30k-benchmark-quick.md
+#
+# Multi30k's raw files come from $MULTI30K_RAW_DIR, else ../shared/data/multi30k beside the repository when
+# present, else they are downloaded. BENCH_MAX_UPDATE overrides the update budget. On a GPU it trains there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+MAX_UPDATE="${BENCH_MAX_UPDATE:-600}"
+NAME=multi30k-benchmark
+QUICK=
+if [[ "${1:-}" == --quick ]]; then
+  MAX_UPDATE="${BENCH_MAX_UPDATE:-60}"
+  NAME=multi30k-benchmark-quick
+  QUICK=" --quick"
+  shift
+fi
+[[ $# -eq 0 ]] || { echo "error: unknown argument '$1': the only option is --quick" >&2; exit 2; }
+
+bash "$ROOT/scripts/setup.sh"
+source "$ROOT/scripts/lib/env.sh"
+
+if [[ -z "${MULTI30K_RAW_DIR:-}" && -d "$ROOT/../shared/data/multi30k" ]]; then
+  export MULTI30K_RAW_DIR="$(cd "$ROOT/../shared/data/multi30k" && pwd)"
+fi
+bash "$ROOT/scripts/prepare-multi30k.sh"
+
+DEVICE=(--cpu)
+if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  DEVICE=(-- --precision bf16)
+fi
+started=$SECONDS
+COMPARE_COMMAND="bash benchmarks/multi30k.sh$QUICK   # $MAX_UPDATE updates per model" \
+  bash "$ROOT/scripts/compare.sh" --setting multi30k-quick --seeds "1 2" --max-update "$MAX_UPDATE" \
+  --runs-dir "$ROOT/checkpoints/$NAME" --output "$ROOT/results/$NAME.md" --targets "${DEVICE[@]}"
+echo "[benchmark] finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
