@@ -5,6 +5,7 @@ Converts a checkpoint released by Macaron Net's authors (their fairseq v0.6 fork
 """
 
 import argparse
+import logging
 import sys
 
 from macaron_fairseq.conversion.official import convert_official_checkpoint
@@ -19,6 +20,9 @@ def main(argv=None):
     parser.add_argument("input", metavar="IN.pt", help="the authors' checkpoint (read weights-only)")
     parser.add_argument("output", metavar="OUT.pt", help="where to write the converted checkpoint")
     args = parser.parse_args(argv)
+    # Importing fairseq turns the root logger to DEBUG (its wav2vec and speech modules call basicConfig);
+    # this command reports in its own lines.
+    logging.getLogger().setLevel(logging.WARNING)
     try:
         conversion = convert_official_checkpoint(args.input, args.output)
     except MacaronFairseqError as error:

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -67,7 +68,7 @@ def convert_official_checkpoint(input_path, output_path):
     save_atomically(
         {
             "args": None,  # fairseq 0.12 keeps the configuration in "cfg", as fairseq-train writes it
-            "cfg": OmegaConf.to_container(convert_namespace_to_omegaconf(args), resolve=True, enum_to_str=True),
+            "cfg": fairseq_config(args),
             "model": {key: weights[key] for key in model.state_dict()},
             "criterion": None,
             "optimizer_history": [history],
@@ -95,6 +96,8 @@ def naming(path):
 
 
 def check_output_path(input_path, output_path):
+    if os.path.isdir(output_path):
+        raise ConversionError(f"the output {output_path} is a directory: name the .pt file to write in it")
     directory = os.path.dirname(os.path.abspath(output_path))
     if not os.path.isdir(directory):
         raise ConversionError(f"the output's directory {directory} does not exist: create it first")
@@ -102,17 +105,21 @@ def check_output_path(input_path, output_path):
         raise ConversionError(f"the output {output_path} is the input: name a new file for the converted checkpoint")
 
 
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+"""How files torch.save wrote begin: a zip archive (torch >= 1.6), or a pickle (older torch, as fairseq v0.6 ran on)."""
+
+
 def load_official_checkpoint(path):
     """Their checkpoint, loaded weights-only; refuses anything without fairseq v0.6's ``args`` and ``model``."""
+    check_is_torch_file(path)
     try:
         checkpoint = load_checkpoint_file(path)
     except CheckpointError:
         raise
     except Exception as error:
-        # torch's loader of pre-1.6 files fails on arbitrary bytes with whatever the first byte provokes (a
-        # KeyError, say); any failure here means the file is no checkpoint at all.
+        # torch's loader of pre-1.6 files fails on damaged ones with whatever their bytes provoke (a KeyError, say)
         raise NotAnOfficialCheckpoint(
-            f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {error})"
+            f"{path} is damaged or not a PyTorch checkpoint ({type(error).__name__}: {error})"
         ) from error
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
         raise NotAnOfficialCheckpoint(f"{path} is not a fairseq checkpoint: it has no 'model' state dict")
@@ -124,6 +131,17 @@ def load_official_checkpoint(path):
     if not isinstance(checkpoint.get("args"), argparse.Namespace):
         raise NotAnOfficialCheckpoint(f"{path} is not a fairseq v0.6 checkpoint: it has no 'args' Namespace")
     return checkpoint
+
+
+def check_is_torch_file(path):
+    # Without this, text or other bytes reach the unpickler, whose complaint depends on the first byte.
+    try:
+        with open(path, "rb") as f:
+            start = f.read(4)
+    except OSError:
+        return  # load_checkpoint_file names the cause: missing file, directory, no permission
+    if not start.startswith(TORCH_FILE_STARTS):
+        raise NotAnOfficialCheckpoint(f"{path} is not a PyTorch checkpoint: it starts with {start!r}")
 
 
 def check_has_macaron_ffn(theirs):
@@ -197,6 +215,15 @@ def check_weights_fit(weights, model, args):
             f"FFN {args.encoder_ffn_embed_dim}, {args.encoder_layers}+{args.decoder_layers} layers): "
             + "; ".join(problems)
         )
+
+
+def fairseq_config(args):
+    """``args`` as the configuration dictionary that fairseq-train writes into its checkpoints."""
+    with warnings.catch_warnings():
+        # Hydra warns, every time, about deprecated Hydra features that fairseq 0.12 itself uses.
+        warnings.simplefilter("ignore", UserWarning)
+        cfg = convert_namespace_to_omegaconf(args)
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
 def first_few(items, count=3):

@@ -37,7 +37,6 @@ VALUE_OPTIONS = {
     "decoder_ffn_embed_dim": "--decoder-ffn-embed-dim",
     "decoder_layers": "--decoder-layers",
     "decoder_attention_heads": "--decoder-attention-heads",
-    "decoder_input_dim": "--decoder-input-dim",
     "decoder_output_dim": "--decoder-output-dim",
     "activation_fn": "--activation-fn",
     "dropout": "--dropout",
@@ -49,7 +48,11 @@ VALUE_OPTIONS = {
     "source_lang": "--source-lang",
     "target_lang": "--target-lang",
 }
-"""Their hyperparameters that hold a value: attribute in their Namespace -> fairseq 0.12 option."""
+"""Their model hyperparameters that hold a value, and their language pair: attribute in their Namespace -> fairseq
+0.12 option."""
+
+UNPARSED_VALUES = ("decoder_input_dim",)
+"""Their hyperparameters that fairseq 0.12 has no option for, though its presets set them and its models read them."""
 
 SWITCHES = (
     "encoder_normalize_before",
@@ -107,6 +110,9 @@ def plugin_training_args(their_args):
         command_line += ["--activation-dropout", str(activation_dropout)]
 
     args = parse_fairseq_command_line(command_line)
+    for attribute in UNPARSED_VALUES:
+        if getattr(their_args, attribute, None) is not None:
+            setattr(args, attribute, getattr(their_args, attribute))
     for switch in SWITCHES:
         if hasattr(their_args, switch):
             setattr(args, switch, bool(getattr(their_args, switch)))

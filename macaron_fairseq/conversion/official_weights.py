@@ -1,10 +1,10 @@
 """The authors' weights (their fairseq v0.6 fork) under this plugin's names.
 
 Their decoder layers already use the names fairseq 0.12 and this plugin use. Their encoder layers keep fairseq
-v0.6's list of LayerNorms, numbered in the order they were added to the code, not the order they run: 0 before or
-after attention, 1 the FFN after it, 2 the Macaron FFN before it. Their attention weights are fused (q, k and v
-stacked in ``in_proj_weight``); fairseq 0.12's ``MultiheadAttention.upgrade_state_dict_named`` splits them, so
-that is left to the model's own ``upgrade_state_dict``, the same upgrade fairseq runs on every checkpoint it loads.
+v0.6's list of LayerNorms: 0 and 1 are v0.6's own (attention, and the FFN after it), 2 is the Macaron FFN's,
+although that FFN runs first. Their attention weights are fused (q, k and v stacked in ``in_proj_weight``);
+fairseq 0.12's ``MultiheadAttention.upgrade_state_dict_named`` splits them, so that is left to the model's own
+``upgrade_state_dict``, the same upgrade fairseq runs on every checkpoint it loads.
 """
 
 import re
