@@ -52,23 +52,28 @@ def checkpoint_error(path, error):
         return CheckpointError(f"checkpoint {path} does not exist: check the path or train the model first")
     if isinstance(error, IsADirectoryError):
         return CheckpointError(f"checkpoint {path} is a directory: name the .pt file inside it")
-    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
-        offending = _offending_global(str(error))
+    offending = _offending_global(str(error)) if isinstance(error, pickle.UnpicklingError) else None
+    if offending:
         return CheckpointError(
             f"refused to load {path}: it holds a pickled object ({offending}) that is not a tensor or one of the "
             f"types fairseq saves, and unpickling it could run code; load only checkpoints you trust to be fairseq's"
         )
-    if isinstance(error, (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError)):
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    # Anything else the unpickler trips on (unknown opcodes, cut-off archives, garbage) means a damaged file or
+    # not a checkpoint at all.
+    if isinstance(error, (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+                          KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError)):
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({first_line}): copy it again or use an earlier checkpoint"
+            f"checkpoint {path} is corrupt, truncated or not a PyTorch checkpoint ({detail[:200]}): copy it again "
+            f"or use an earlier checkpoint"
         )
     return error
 
 
 def _offending_global(message):
+    """The global a weights-only load refused, e.g. ``posix.system``, or None when it failed for another reason."""
     found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", message, flags=re.IGNORECASE)
-    return found.group(1) if found else "an object outside the allow-list"
+    return found.group(1) if found else None
 
 
 def refuse_unsafe_loads(load_checkpoint_to_cpu):

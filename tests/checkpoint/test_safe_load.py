@@ -75,10 +75,18 @@ def test_truncated_checkpoint_is_reported(tmp_path):
     torch.save(fairseq_like_state(), good)
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match=r"truncated\.pt is corrupt or truncated"):
+    with pytest.raises(CheckpointError, match=r"truncated\.pt is corrupt, truncated or not a PyTorch checkpoint"):
         load_checkpoint_file(truncated)
 
 
 def test_missing_checkpoint_is_reported(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint_file(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("content", [b"hello", b"d", b"", b"\x80\x02}q\x00."[:3]])
+def test_a_file_that_is_no_checkpoint_is_reported_as_such(tmp_path, content):
+    path = tmp_path / "notes.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"notes\.pt is corrupt, truncated or not a PyTorch checkpoint"):
+        load_checkpoint_file(path)
