@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Evaluate a trained model: choose or average its checkpoints, decode the test splits with fairseq-generate, and
+# score every sentence with sacreBLEU and with the tokenized BLEU the paper reports.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=settings.sh
+source "$REPO/scripts/settings.sh"
+
+usage() {
+  cat <<EOF
+usage: scripts/evaluate.sh --setting S --checkpoint-dir DIR [--average N | --checkpoint FILE] [--data-dir DIR]
+                           [--splits "test test1"] [--cpu] [--max-tokens N]
+
+  --setting S           ${SETTINGS[*]}
+                        (its beam, length penalty and tokenized BLEU variant: scripts/settings.sh)
+  --checkpoint-dir DIR  the training run's --save-dir; results go to DIR/eval/
+  --average N           average the N newest numbered checkpoints (checkpoint<E>.pt, checkpoint_<E>_<U>.pt)
+  --checkpoint FILE     decode FILE (e.g. a converted authors' checkpoint); DIR defaults to its folder
+                        (default without either: DIR/checkpoint_best.pt)
+  --data-dir DIR        binarized data (default: \$DATA_BIN/<setting's data>, DATA_BIN defaults to data/data-bin)
+                        without refs/ (authors' released data) fairseq-generate's target lines are the references
+  --splits "A B"        splits to decode, the first is primary (default: test, and test1 when the data has it)
+  --cpu                 decode on the CPU
+  --max-tokens N        tokens per decoding batch (default: the setting's MAX_TOKENS)
+
+Writes DIR/eval/<split>.hyp.tok, <split>.hyp.detok, generate-<split>.log and result.json (scores of every split,
+the primary split's also at the top level), and checkpoint_avg_last<N>.pt with --average.
+Environment: DATA_BIN (default data/data-bin), VENV (the Python environment, default .venv).
+EOF
+}
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+stage() {
+  echo "==> $*"
+}
+
+absolute() {
+  echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+
+# The N newest numbered checkpoints in a folder, newest first. An update checkpoint checkpoint_<E>_<U>.pt is placed
+# by (E, U). The epoch checkpoint checkpoint<E>.pt is written at the end of epoch E: after every update checkpoint
+# of epoch E and before any of epoch E+1, so placing it at (E, infinity) orders both kinds by update count without
+# loading a single file.
+newest_checkpoints() {
+  local dir=$1 count=$2 path name
+  for path in "$dir"/checkpoint*.pt; do
+    name=$(basename "$path")
+    if [[ $name =~ ^checkpoint_([0-9]+)_([0-9]+)\.pt$ ]]; then
+      echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} $path"
+    elif [[ $name =~ ^checkpoint([0-9]+)\.pt$ ]]; then
+      echo "${BASH_REMATCH[1]} 999999999999999 $path"
+    fi
+  done | sort -k1,1n -k2,2n | tail -n "$count" | tac | cut -d' ' -f3-
+}
+
+# fairseq-preprocess names the files of a split by the language pair, in either order.
+is_binarized() {
+  local split=$1
+  [[ -f $DATA_DIR/$split.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx || -f $DATA_DIR/$split.$TGT_LANG-$SRC_LANG.$SRC_LANG.idx ]]
+}
+
+SETTING="" CHECKPOINT_DIR="" AVERAGE="" CHECKPOINT="" DATA_DIR="" SPLITS="" DECODE_MAX_TOKENS=""
+DEVICE_FLAGS=()
+while (($#)); do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --cpu) DEVICE_FLAGS=(--cpu); shift; continue ;;
+    --setting | --checkpoint-dir | --average | --checkpoint | --data-dir | --splits | --max-tokens)
+      (($# >= 2)) || die "$1 needs a value: see scripts/evaluate.sh --help" ;;
+    *) die "unknown option '$1': see scripts/evaluate.sh --help" ;;
+  esac
+  case $1 in
+    --setting) SETTING=$2 ;;
+    --checkpoint-dir) CHECKPOINT_DIR=$2 ;;
+    --average) AVERAGE=$2 ;;
+    --checkpoint) CHECKPOINT=$2 ;;
+    --data-dir) DATA_DIR=$2 ;;
+    --splits) SPLITS=$2 ;;
+    --max-tokens) DECODE_MAX_TOKENS=$2 ;;
+  esac
+  shift 2
+done
+
+# ---- what to evaluate, checked before anything is written ----
+[[ -n $SETTING ]] || die "--setting is required: one of ${SETTINGS[*]}"
+load_setting "$SETTING" || exit 1  # prints its own one-line error
+[[ -z $AVERAGE || $AVERAGE =~ ^[1-9][0-9]*$ ]] ||
+  die "--average needs a number of checkpoints (1 or more), got '$AVERAGE'"
+[[ -z $DECODE_MAX_TOKENS || $DECODE_MAX_TOKENS =~ ^[1-9][0-9]*$ ]] ||
+  die "--max-tokens needs a positive number, got '$DECODE_MAX_TOKENS'"
+DECODE_MAX_TOKENS=${DECODE_MAX_TOKENS:-$MAX_TOKENS}
+[[ -z $AVERAGE || -z $CHECKPOINT ]] || die "--average and --checkpoint exclude each other: choose one"
+
+if [[ -n $CHECKPOINT ]]; then
+  [[ -f $CHECKPOINT ]] || die "checkpoint $CHECKPOINT does not exist: check the path"
+  CHECKPOINT=$(absolute "$CHECKPOINT")
+  CHECKPOINT_DIR=${CHECKPOINT_DIR:-$(dirname "$CHECKPOINT")}
+fi
+[[ -n $CHECKPOINT_DIR ]] || die "--checkpoint-dir is required: the training run's --save-dir"
+[[ -d $CHECKPOINT_DIR ]] || die "checkpoint dir $CHECKPOINT_DIR does not exist: pass the training run's --save-dir"
+CHECKPOINT_DIR=$(cd "$CHECKPOINT_DIR" && pwd)
+
+AVERAGED=()
+if [[ -n $AVERAGE ]]; then
+  mapfile -t AVERAGED < <(newest_checkpoints "$CHECKPOINT_DIR" "$AVERAGE")
+  ((${#AVERAGED[@]} == AVERAGE)) ||
+    die "--average $AVERAGE needs $AVERAGE numbered checkpoints (checkpoint<E>.pt, checkpoint_<E>_<U>.pt) in" \
+      "$CHECKPOINT_DIR, found ${#AVERAGED[@]}: average fewer or train longer"
+elif [[ -z $CHECKPOINT ]]; then
+  CHECKPOINT=$CHECKPOINT_DIR/checkpoint_best.pt
+  [[ -f $CHECKPOINT ]] ||
+    die "no checkpoint_best.pt in $CHECKPOINT_DIR: train first, or pass --checkpoint FILE or --average N"
+fi
+
+DATA_DIR=${DATA_DIR:-${DATA_BIN:-$REPO/data/data-bin}/$DATA_NAME}
+[[ -d $DATA_DIR ]] ||
+  die "data dir $DATA_DIR does not exist: prepare the data of setting $SETTING (scripts/prepare-*.sh), or pass" \
+    "--data-dir or set DATA_BIN"
+DATA_DIR=$(cd "$DATA_DIR" && pwd)
+[[ -f $DATA_DIR/dict.$TGT_LANG.txt ]] ||
+  die "$DATA_DIR has no dict.$TGT_LANG.txt: --data-dir must be a fairseq-preprocess output for $SRC_LANG-$TGT_LANG"
+
+if [[ -z $SPLITS ]]; then
+  SPLITS=test
+  if is_binarized test1; then SPLITS="test test1"; fi
+fi
+read -r -a SPLIT_LIST <<<"$SPLITS"
+((${#SPLIT_LIST[@]} > 0)) || die "--splits names no split: e.g. --splits \"test test1\""
+for split in "${SPLIT_LIST[@]}"; do
+  is_binarized "$split" ||
+    die "split '$split' is not binarized in $DATA_DIR (no $split.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx): choose" \
+      "--splits among the data's splits or prepare the data again"
+done
+
+# References: refs/ from the data scripts; the authors' released data has none, so fairseq-generate's own target
+# lines (the binarized reference, tokenized and subwords removed) stand in.
+REFS_FROM_LOG=""
+if [[ -d $DATA_DIR/refs ]]; then
+  for split in "${SPLIT_LIST[@]}"; do
+    for kind in detok tok; do
+      [[ -f $DATA_DIR/refs/$split.$kind.$TGT_LANG ]] ||
+        die "missing reference $DATA_DIR/refs/$split.$kind.$TGT_LANG: prepare the data of setting $SETTING again" \
+          "(scripts/prepare-*.sh writes refs/ for every evaluation split)"
+    done
+  done
+else
+  REFS_FROM_LOG=1
+fi
+
+# Subwords: the data scripts use sentencepiece and keep spm.model beside the data; the authors' data is BPE (@@).
+if [[ -f $DATA_DIR/spm.model ]]; then POST_PROCESS=sentencepiece; else POST_PROCESS=subword_nmt; fi
+
+# The project's environment when there is one (scripts/setup.sh makes it), else python and fairseq on PATH.
+VENV=${VENV:-$REPO/.venv}
+if [[ -x $VENV/bin/fairseq-generate ]]; then PATH="$VENV/bin:$PATH"; fi
+command -v fairseq-generate >/dev/null ||
+  die "fairseq-generate not found: run scripts/setup.sh, or set VENV to the project's environment"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+
+EVAL_DIR=$CHECKPOINT_DIR/eval
+mkdir -p "$EVAL_DIR"
+WORK=$(mktemp -d "$EVAL_DIR/.work.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+# A result.json from an earlier run would describe other hypotheses than the ones written below.
+rm -f "$EVAL_DIR/result.json"
+
+# ---- checkpoint ----
+if ((${#AVERAGED[@]})); then
+  CHECKPOINT=$EVAL_DIR/checkpoint_avg_last$AVERAGE.pt
+  stage "averaging the $AVERAGE newest checkpoints: ${AVERAGED[*]##*/}"
+  # newest first, so that the average keeps the newest checkpoint's configuration and update count
+  python -m macaron_fairseq.checkpoint.average --inputs "${AVERAGED[@]}" --output "$CHECKPOINT"
+fi
+stage "evaluating $CHECKPOINT on $DATA_DIR (${SPLIT_LIST[*]})"
+if [[ -n $REFS_FROM_LOG ]]; then
+  stage "no refs/ in $DATA_DIR: scoring against fairseq-generate's target lines (T-), tokenized; sacreBLEU then" \
+    "uses their Moses detokenization, not the original references"
+fi
+if [[ $POST_PROCESS != sentencepiece ]]; then
+  stage "no spm.model in $DATA_DIR: removing BPE continuation markers (@@) from the output"
+fi
+
+# ---- decode and score each split ----
+SPLIT_SCORES=()
+for split in "${SPLIT_LIST[@]}"; do
+  stage "decoding $split: beam $BEAM, length penalty $LENPEN, $DECODE_MAX_TOKENS tokens per batch"
+  log=$EVAL_DIR/generate-$split.log
+  # stdout (S/T/H/D/P lines) and stderr (the log) apart: when both share one file, a buffered stdout write can cut
+  # a hypothesis line in two around a log line.
+  status=0
+  fairseq-generate "$DATA_DIR" --user-dir "$REPO/macaron_fairseq" --path "$CHECKPOINT" --task translation \
+    --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --gen-subset "$split" \
+    --beam "$BEAM" --lenpen "$LENPEN" --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \
+    "${DEVICE_FLAGS[@]}" >"$WORK/$split.out" 2>"$WORK/$split.err" || status=$?
+  cat "$WORK/$split.out" "$WORK/$split.err" >"$WORK/generate-$split.log"
+  mv "$WORK/generate-$split.log" "$log"
+  if ((status != 0)); then
+    reason=$(grep -m1 '^error: ' "$WORK/$split.err" | cut -c8- || true)
+    die "fairseq-generate failed on $split${reason:+ ($reason)}: see $log"
+  fi
+
+  stage "scoring $split: sacreBLEU and tokenized BLEU ($TOKENIZED_BLEU)"
+  REFERENCES=()
+  if [[ -z $REFS_FROM_LOG ]]; then
+    REFERENCES=(--ref-detok "$DATA_DIR/refs/$split.detok.$TGT_LANG" --ref-tok "$DATA_DIR/refs/$split.tok.$TGT_LANG")
+  fi
+  python -m macaron_fairseq.evaluation.bleu --generate-log "$log" --lang "$TGT_LANG" --variant "$TOKENIZED_BLEU" \
+    "${REFERENCES[@]}" --hyp-tok-out "$EVAL_DIR/$split.hyp.tok" --hyp-detok-out "$EVAL_DIR/$split.hyp.detok" \
+    --json "$WORK/$split.json"
+  SPLIT_SCORES+=(--split "$split=$WORK/$split.json")
+done
+
+# ---- result.json ----
+stage "writing $EVAL_DIR/result.json"
+AVERAGED_FLAGS=()
+if ((${#AVERAGED[@]})); then AVERAGED_FLAGS=(--averaged "${AVERAGED[@]}"); fi
+python -m macaron_fairseq.evaluation.result --output "$EVAL_DIR/result.json" --setting "$SETTING" \
+  --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" --data-dir "$DATA_DIR" \
+  "${SPLIT_SCORES[@]}"
