@@ -115,13 +115,17 @@ def per_run_table(runs, splits):
 
 def significance_table(runs, splits, references, samples):
     """Macaron against the baseline of the same seed (runs paired in order), per split."""
-    rows = [["pair", "split", "baseline sacreBLEU", "Macaron sacreBLEU", "p-value", ""], ["---"] * 6]
+    rows = [["pair", "split", "baseline sacreBLEU", "Macaron sacreBLEU", "p-value", "verdict"], ["---"] * 6]
     for baseline, macaron in zip(runs["baseline"], runs["macaron"]):
         for split in splits:
             lowercase = "case:lc" in baseline.evaluation["splits"][split].get("sacrebleu_signature", "")
             result = paired_bootstrap(baseline.hypotheses(split), macaron.hypotheses(split),
                                       references[split], samples=samples, lowercase=lowercase)
-            verdict = "significant (p < 0.05)" if result.p_value < 0.05 else "not significant"
+            if result.p_value >= 0.05:
+                verdict = "no significant difference"
+            else:
+                verdict = "Macaron better" if result.system_bleu > result.baseline_bleu else "baseline better"
+                verdict += " (p < 0.05)"
             rows.append([f"`{baseline.name}` / `{macaron.name}`", split, f"{result.baseline_bleu:.2f}",
                          f"{result.system_bleu:.2f}", f"{result.p_value:.4f}", verdict])
     return _markdown(rows), result.signature

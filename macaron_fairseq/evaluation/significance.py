@@ -40,11 +40,13 @@ def paired_bootstrap(baseline, system, references, samples=DEFAULT_SAMPLES, lowe
     check_same_count(baseline, "the baseline hypotheses", references, "the references")
     check_same_count(system, "the system hypotheses", references, "the references")
     bleu = BLEU(lowercase=lowercase)
-    if list(system) == list(baseline):
-        # sacreBLEU counts resampled differences strictly above the observed one; with identical outputs both are
-        # always 0 and it would report p = 1/(samples+1), "significant". No difference is p = 1.
-        score = bleu.corpus_score(system, [references]).score
-        return PairedBootstrapResult(score, score, 1.0, samples, str(bleu.get_signature()))
+    baseline_score = bleu.corpus_score(baseline, [references]).score
+    system_score = bleu.corpus_score(system, [references]).score
+    if system_score == baseline_score:
+        # sacreBLEU counts resampled differences strictly above the observed one; with no observed difference
+        # (identical outputs, or two systems both at BLEU 0) it would report p = 1/(samples+1), "significant".
+        # No difference is p = 1.
+        return PairedBootstrapResult(baseline_score, system_score, 1.0, samples, str(bleu.get_signature()))
     test = PairedTest(
         named_systems=[("baseline", baseline), ("system", system)],
         metrics={"BLEU": bleu},

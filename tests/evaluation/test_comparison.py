@@ -39,7 +39,7 @@ def test_report_has_the_table_significance_and_plot(tmp_path):
     assert "| macaron | `macaron_transformer` | 5,553,152 | 1 | 100.00 | 101.00 |" in report
     assert "training tokens/s 1.000" in report and "training peak memory n/a" in report
     significance_rows = [line for line in report.splitlines() if line.startswith("| `baseline-seed1` / `macaron-seed1`")]
-    assert len(significance_rows) == 1 and "| significant (p < 0.05) |" in significance_rows[0]
+    assert len(significance_rows) == 1 and "| Macaron better (p < 0.05) |" in significance_rows[0]
     assert "| mean sacreBLEU gain on test | +60.00 | >= +0.50 | yes |" in report
     assert "| training tokens/s, Macaron / baseline | 1.000 | >= 0.97 | yes |" in report
     assert "| training peak memory, Macaron / baseline | n/a | <= 1.05 | n/a |" in report

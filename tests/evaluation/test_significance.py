@@ -93,3 +93,12 @@ def test_command_prints_and_writes_the_result(references, tmp_path, capsys):
     written = json.loads((tmp_path / "p.json").read_text())
     assert written["system_bleu"] == pytest.approx(100) and written["p_value"] < 0.05 and written["samples"] == 50
     assert f"p = {written['p_value']:.4f}" in capsys.readouterr().out
+
+
+def test_equal_scores_of_different_outputs_are_no_difference():
+    references = ["a cat sits on the mat .", "the dog runs ."] * 5
+    nothing_right = ["zzz"] * 10
+    other_nothing = ["qqq qqq"] * 10
+    result = paired_bootstrap(nothing_right, other_nothing, references, samples=100)
+    assert result.baseline_bleu == result.system_bleu == 0.0
+    assert result.p_value == 1.0
