@@ -7,6 +7,7 @@ one line.
 
 from macaron_fairseq import errors
 from macaron_fairseq.checkpoint import safe_load  # noqa: F401
+from macaron_fairseq.checkpoint import atomic_save, load_errors  # noqa: F401
 from macaron_fairseq.data import batching  # noqa: F401
 from macaron_fairseq.models import macaron_transformer  # noqa: F401
 

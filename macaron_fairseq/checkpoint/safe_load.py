@@ -6,19 +6,23 @@ would unpickle anything, which runs code from the file. Instead the few types fa
 checkpoints are allow-listed, so they load and any other pickled object is still refused.
 
 The allow-list is process-wide (``torch.serialization.add_safe_globals``), which also covers the checkpoint state
-that distributed training broadcasts between workers with ``torch.load``. Failures of
+that distributed training broadcasts between workers with ``torch.load`` when a run resumes. Failures of
 ``checkpoint_utils.load_checkpoint_to_cpu``, through which every fairseq command loads checkpoints, become a
 :class:`CheckpointError` naming the file and the cause.
 """
 
 import argparse
 import functools
+import glob
+import os
 import pickle
 import re
+import shlex
 import zipfile
 
 import torch
 from fairseq import checkpoint_utils
+from fairseq.distributed.utils import _TensorPlaceholder
 
 from macaron_fairseq.errors import MacaronFairseqError
 
@@ -26,6 +30,9 @@ from macaron_fairseq.errors import MacaronFairseqError
 # weights-only anyway: the argparse Namespace of models configured from the command line (in "args", and as
 # "cfg.model"). Found with torch.serialization.get_unsafe_globals_in_checkpoint on checkpoints fairseq-train wrote.
 FAIRSEQ_CHECKPOINT_TYPES = [argparse.Namespace]
+# What distributed training adds when rank 0 broadcasts a loaded checkpoint (distributed.utils.broadcast_object):
+# the tensors travel separately, each replaced in the pickled state by this placeholder holding its index.
+FAIRSEQ_BROADCAST_TYPES = [_TensorPlaceholder]
 
 
 class CheckpointError(MacaronFairseqError):
@@ -33,7 +40,7 @@ class CheckpointError(MacaronFairseqError):
 
 
 def allow_fairseq_checkpoint_types():
-    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES)
+    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES + FAIRSEQ_BROADCAST_TYPES)
 
 
 def load_checkpoint_file(path):
@@ -64,10 +71,27 @@ def checkpoint_error(path, error):
                           KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError)):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return CheckpointError(
-            f"checkpoint {path} is corrupt, truncated or not a PyTorch checkpoint ({detail[:200]}): copy it again "
-            f"or use an earlier checkpoint"
+            f"checkpoint {path} is corrupt, truncated or not a PyTorch checkpoint ({detail[:200]}): "
+            f"{_how_to_recover(path)}"
         )
     return error
+
+
+def _how_to_recover(path):
+    """The fix for an unreadable checkpoint; for checkpoint_last.pt, from which a restarted run resumes, the
+    command that makes it resume from the newest epoch or update checkpoint beside it instead."""
+    folder, name = os.path.split(str(path))
+    if not name.startswith("checkpoint_last"):
+        return "copy it again or use an earlier checkpoint"
+    earlier = [
+        candidate for candidate in glob.glob(os.path.join(folder, "checkpoint*.pt"))
+        if re.fullmatch(r"checkpoint(\d+|_\d+_\d+)\.pt", os.path.basename(candidate))
+    ]
+    if not earlier:
+        return "no earlier checkpoint is beside it; remove it to train from the start"
+    newest = max(earlier, key=os.path.getmtime)
+    return (f"to resume from the newest earlier checkpoint, replace it: "
+            f"cp {shlex.quote(newest)} {shlex.quote(str(path))}")
 
 
 def _offending_global(message):

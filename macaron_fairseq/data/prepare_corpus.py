@@ -50,14 +50,18 @@ def say(message):
 
 def sentences_of(path):
     """The sentences of one source file, by its kind: ``.xml``/``.sgm`` segments, IWSLT ``train.tags.*``
-    training text, or plain lines (``.gz`` or not)."""
+    training text, or plain lines (``.gz`` or not).
+
+    Plain lines lose only trailing white space, as sacreBLEU reads plain-text test sets: a reference keeps
+    everything else as written (a no-break space in "120\u00a0cm" included).
+    """
     name = os.path.basename(path)
     lines = read_lines(path)
     if name.endswith((".xml", ".sgm")):
         return markup.segments(lines, path)
     if name.startswith("train.tags."):
         return markup.ted_training_sentences(lines)
-    return (markup.clean_white_space(line) for line in lines)
+    return (line.rstrip() for line in lines)
 
 
 def parse_split_spec(spec):
@@ -86,7 +90,7 @@ def extract(args):
                     for sentence in sentences_of(path):
                         out.write(sentence + "\n")
                         counts[path] += 1
-                total += require_same_length(counts)
+                total += require_same_length(counts, unit="sentences")
         say(f"[extract] {split}: {total:,} sentence pairs from {len(templates)} file pair(s)")
 
 
@@ -94,15 +98,18 @@ def extract(args):
 
 
 def report_empty_lines(split, paths):
-    """One line naming the pairs with an empty side; they are kept so that references stay aligned."""
+    """Says which pairs of ``split`` have an empty side: an evaluation split keeps them, so that its references
+    stay complete and aligned, and they deserve a look; training pairs like these are dropped later."""
     empty = sorted(set().union(*(empty_line_numbers(read_lines(path)) for path in paths)))
     if empty:
         shown = ", ".join(str(number) for number in empty[:SHOWN_EMPTY_LINES])
         more = ", ..." if len(empty) > SHOWN_EMPTY_LINES else ""
-        say(
-            f"[tokenize] {split}: {len(empty):,} pair(s) with an empty side (lines {shown}{more}), kept in place; "
-            f"fairseq reads an empty line as a sentence of just </s>"
+        fate = (
+            "the clean step drops training pairs like these" if split == "train" else
+            "kept in place so that the references stay aligned; fairseq reads an empty line as a sentence of just </s>"
         )
+        where = f"line{'s' if len(empty) > 1 else ''} {shown}{more}"
+        say(f"[tokenize] {split}: {len(empty):,} pair(s) with an empty side ({where}): {fate}")
     return empty
 
 
@@ -168,13 +175,13 @@ def bpe_train(args):
 def bpe_encode(args):
     for split in args.splits:
         inputs = {lang: split_path(args.in_dir, split, lang) for lang in args.langs}
-        require_same_length({path: count_lines(path) for path in inputs.values()})
+        lines = require_same_length({path: count_lines(path) for path in inputs.values()})
         for lang, path in inputs.items():
             output = split_path(args.out_dir, split, lang)
             with atomic_output(output) as out:
                 for pieces in encode_as_pieces(args.model, read_lines(path), args.threads):
                     out.write(pieces + "\n")
-        say(f"[bpe-encode] {split}: {', '.join(split_path(args.out_dir, split, lang) for lang in args.langs)}")
+        say(f"[bpe-encode] {split}: {lines:,} lines per side")
 
 
 # --- command line -------------------------------------------------------------------------------------------------

@@ -73,14 +73,15 @@ def split_path(directory, split, lang):
     return os.path.join(directory, f"{split}.{lang}")
 
 
-def require_same_length(counts):
-    """``counts`` maps each side's path to its line count; raises :class:`CorpusError` unless they agree."""
+def require_same_length(counts, unit="lines"):
+    """``counts`` maps each side's path to its count of ``unit``; raises :class:`CorpusError` unless they agree
+    or when they are 0. Returns the count."""
     (first_path, first_count), *others = counts.items()
     for path, count in others:
         if count != first_count:
             raise CorpusError(
-                f"{first_path} has {first_count} lines but {path} has {count}: the two sides of a parallel corpus "
-                f"must hold one sentence per line in the same order; use the matching pair of files"
+                f"{first_path} has {first_count} {unit} but {path} has {count}: the two sides of a parallel corpus "
+                f"must hold the same sentences in the same order; use the matching pair of files"
             )
     if first_count == 0:
         raise CorpusError(f"{first_path} and its other side are empty: this split needs at least one sentence pair")
