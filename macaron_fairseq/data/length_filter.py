@@ -46,4 +46,5 @@ class LengthFilter:
         """``kept 9,500 of 10,000 pairs (dropped: 300 too long, 200 length ratio)``."""
         total = sum(self.counts.values())
         dropped = [f"{count:,} {reason}" for reason, count in self.counts.most_common() if reason != KEPT]
-        return f"kept {self.counts[KEPT]:,} of {total:,} pairs" + (f" (dropped: {', '.join(dropped)})" if dropped else "")
+        kept = f"kept {self.counts[KEPT]:,} of {total:,} pairs"
+        return f"{kept} (dropped: {', '.join(dropped)})" if dropped else kept

@@ -24,7 +24,7 @@ from contextlib import ExitStack
 
 from macaron_fairseq.data import markup
 from macaron_fairseq.data.length_filter import KEPT, LengthFilter
-from macaron_fairseq.data.moses_tokenize import MosesPreprocessor, ProgressCounter, preprocess_lines
+from macaron_fairseq.data.moses_tokenize import ProgressCounter, preprocess_lines
 from macaron_fairseq.data.sentencepiece_bpe import encode_as_pieces, train_joint_bpe
 from macaron_fairseq.data.text_files import (
     CorpusError,
@@ -72,7 +72,9 @@ def parse_split_spec(spec):
         raise CorpusError(f"'{spec}' is not SPLIT=FILE[,FILE...]: write e.g. train=raw/train.{{lang}}.gz")
     for template in templates:
         if LANG_PLACEHOLDER not in template:
-            raise CorpusError(f"'{template}' has no {LANG_PLACEHOLDER}: write the file name with {{lang}} for the language")
+            raise CorpusError(
+                f"'{template}' has no {LANG_PLACEHOLDER}: write the file name with {{lang}} for the language"
+            )
     return split, templates
 
 
@@ -129,7 +131,8 @@ def tokenize(args):
             output = split_path(args.out_dir, split, lang)
             progress = ProgressCounter(os.path.basename(output), args.progress_every)
             with atomic_output(output) as out:
-                for tokens in preprocess_lines(read_lines(path), dict(options, lang=lang), args.workers, lines, progress):
+                sentences = read_lines(path)
+                for tokens in preprocess_lines(sentences, dict(options, lang=lang), args.workers, lines, progress):
                     out.write(tokens + "\n")
             progress.finish()
         report_empty_lines(split, [split_path(args.out_dir, split, lang) for lang in args.langs])
@@ -153,9 +156,9 @@ def clean(args):
                 for out, line in zip(outs, row):
                     out.write(line + "\n")
         if length_filter.counts[KEPT] == 0:
+            limits = f"{args.min_tokens} to {args.max_tokens or 'any number of'} tokens, ratio {args.ratio or 'any'}"
             raise CorpusError(
-                f"no pair of {inputs[0]} and {inputs[1]} passes the filter ({args.min_tokens} to "
-                f"{args.max_tokens or 'any number of'} tokens, ratio {args.ratio or 'any'}): check the files and the limits"
+                f"no pair of {inputs[0]} and {inputs[1]} passes the filter ({limits}): check the files and the limits"
             )
     say(f"[clean] {args.split}.{source_lang}-{target_lang}: {length_filter.summary()}")
 
@@ -217,7 +220,9 @@ def build_parser():
     sub.add_argument("--out-dir", required=True)
     sub.add_argument("--splits", nargs="+", required=True)
     sub.add_argument("--lowercase", action="store_true")
-    sub.add_argument("--aggressive-dash-splits", action="store_true", help="tokenizer.perl -a: rot-blau -> rot @-@ blau")
+    sub.add_argument(
+        "--aggressive-dash-splits", action="store_true", help="tokenizer.perl -a: rot-blau -> rot @-@ blau"
+    )
     sub.add_argument("--normalize-punctuation", action="store_true", help="normalize-punctuation.perl first")
     sub.add_argument("--remove-non-printing", action="store_true", help="remove-non-printing-char.perl first")
     sub.add_argument("--straight-apostrophes", action="store_true", help="write ’ as ' first")
