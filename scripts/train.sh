@@ -17,7 +17,9 @@
 #   --update-freq N      gradient accumulation (default: whatever keeps the recipe's tokens per update,
 #                        MAX_TOKENS x RECIPE_GPUS x RECIPE_UPDATE_FREQ, on this many GPUs)
 #   --nnodes N --node-rank R --master-addr HOST [--master-port PORT]
-#                        multi-node: run this command on every node; launched through torchrun
+#                        multi-node: run this command on every node; launched through torchrun (GPUs only).
+#                        --save-dir must be one folder all nodes see: rank 0 writes the checkpoints, and on a
+#                        restart every rank looks for checkpoint_last.pt there
 #   --dry-run            print the fairseq-train command (one line) and exit
 #
 # Single node, several GPUs: fairseq-train starts one process per visible GPU itself. Already inside a
@@ -113,6 +115,8 @@ case "$PRECISION" in
 esac
 [[ $USE_CPU -eq 1 && "$PRECISION" == fp16 ]] && die "--precision fp16 needs a GPU: use bf16 or fp32 with --cpu" 2
 is_count "$NNODES" && [[ $NNODES -ge 1 ]] || die "--nnodes must be a positive whole number" 2
+# fairseq 0.12 maps torchrun's ranks onto CUDA devices, dividing by their count: zero on the CPU.
+[[ $USE_CPU -eq 1 && $NNODES -gt 1 ]] && die "--nnodes needs GPUs: fairseq's torchrun launch does not run with --cpu" 2
 WORLD_SIZE_TOTAL=$((DEVICES_PER_NODE * NNODES))
 RECIPE_TOKENS_PER_UPDATE=$((MAX_TOKENS * RECIPE_GPUS * RECIPE_UPDATE_FREQ))
 MAX_TOKENS="${MAX_TOKENS_ARG:-$MAX_TOKENS}"
@@ -142,14 +146,18 @@ TRAIN_FLAGS=(
   --log-format simple --log-interval 50
   --tensorboard-logdir "$SAVE_DIR/tensorboard"
 )
+DISTRIBUTED_FLAGS=()
 if [[ $NNODES -gt 1 ]]; then
   [[ -n "$MASTER_ADDR_ARG" ]] || die "--nnodes $NNODES needs --master-addr (the address of the node with --node-rank 0)" 2
   LAUNCH=(torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc-per-node "$DEVICES_PER_NODE"
           --master-addr "$MASTER_ADDR_ARG" --master-port "$MASTER_PORT_ARG" "$(command -v fairseq-train || echo fairseq-train)")
+  # fairseq reads rank and world size from torchrun's environment only when its own --distributed-world-size,
+  # by default the node's GPU count, is above 1: with one GPU per node each node would train a model of its own.
+  DISTRIBUTED_FLAGS=(--distributed-world-size "$WORLD_SIZE_TOTAL")
 else
   LAUNCH=(fairseq-train)
 fi
-COMMAND=("${LAUNCH[@]}" "${TRAIN_FLAGS[@]}" "${EXTRA_FLAGS[@]}")
+COMMAND=("${LAUNCH[@]}" "${TRAIN_FLAGS[@]}" "${DISTRIBUTED_FLAGS[@]}" "${EXTRA_FLAGS[@]}")
 
 if [[ $DRY_RUN -eq 1 ]]; then
   printf '%q ' "${COMMAND[@]}" | sed 's/ $/\n/'

@@ -5,10 +5,14 @@ checkpoint fairseq saved is refused (``Unsupported global: GLOBAL argparse.Names
 would unpickle anything, which runs code from the file. Instead the few types fairseq writes into its
 checkpoints are allow-listed, so they load and any other pickled object is still refused.
 
-The allow-list is process-wide (``torch.serialization.add_safe_globals``), which also covers the checkpoint state
-that distributed training broadcasts between workers with ``torch.load`` when a run resumes. Failures of
+The allow-list is process-wide (``torch.serialization.add_safe_globals``); the checkpoint state that distributed
+training broadcasts between workers when a run resumes needs a few more types (see ``broadcast_load``). Failures of
 ``checkpoint_utils.load_checkpoint_to_cpu``, through which every fairseq command loads checkpoints, become a
 :class:`CheckpointError` naming the file and the cause.
+
+Before loading, every record of the checkpoint's zip archive is checked against its stored CRC-32: ``torch.load``
+does not check them, and loads a file damaged on disk or in a copy with silently wrong weights. (Reading the file
+once more costs about half a second per gigabyte when it is cached, as the load that follows then finds it.)
 """
 
 import argparse
@@ -22,7 +26,6 @@ import zipfile
 
 import torch
 from fairseq import checkpoint_utils
-from fairseq.distributed.utils import _TensorPlaceholder
 
 from macaron_fairseq.errors import MacaronFairseqError
 
@@ -30,9 +33,6 @@ from macaron_fairseq.errors import MacaronFairseqError
 # weights-only anyway: the argparse Namespace of models configured from the command line (in "args", and as
 # "cfg.model"). Found with torch.serialization.get_unsafe_globals_in_checkpoint on checkpoints fairseq-train wrote.
 FAIRSEQ_CHECKPOINT_TYPES = [argparse.Namespace]
-# What distributed training adds when rank 0 broadcasts a loaded checkpoint (distributed.utils.broadcast_object):
-# the tensors travel separately, each replaced in the pickled state by this placeholder holding its index.
-FAIRSEQ_BROADCAST_TYPES = [_TensorPlaceholder]
 
 
 class CheckpointError(MacaronFairseqError):
@@ -40,16 +40,29 @@ class CheckpointError(MacaronFairseqError):
 
 
 def allow_fairseq_checkpoint_types():
-    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES + FAIRSEQ_BROADCAST_TYPES)
+    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES)
 
 
 def load_checkpoint_file(path):
     """``torch.load(path)`` weights-only, to CPU, with the allow-list; raises :class:`CheckpointError`."""
     try:
+        verify_checksums(path)
         with open(path, "rb") as f:
             return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
     except Exception as error:
         raise checkpoint_error(path, error) from error
+
+
+def verify_checksums(path):
+    """Raises :class:`CheckpointError` if a record of the checkpoint's archive does not match its CRC-32."""
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        return  # a missing file, an archive cut short, torch's legacy format: torch.load reports or reads them
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt ({damaged} does not match its checksum): {_how_to_recover(path)}"
+        )
 
 
 def checkpoint_error(path, error):
@@ -104,6 +117,7 @@ def refuse_unsafe_loads(load_checkpoint_to_cpu):
     @functools.wraps(load_checkpoint_to_cpu)
     def load_checkpoint_to_cpu_weights_only(path, *args, **kwargs):
         try:
+            verify_checksums(path)
             return load_checkpoint_to_cpu(path, *args, **kwargs)
         except Exception as error:
             converted = checkpoint_error(path, error)

@@ -1,0 +1,174 @@
+"""One-line errors for checkpoints that are missing or do not fit the model they are loaded into.
+
+fairseq reports these deep in its loading code, as tracebacks whose last line is hard to act on:
+
+- ``fairseq-generate``/``-interactive``/``-validate --path`` with a missing file: ``OSError: Model file not
+  found``; with data whose dictionary is not the checkpoint's: a ``RuntimeError`` listing every embedding's
+  size mismatch; with a checkpoint of an architecture nobody registered (trained with another ``--user-dir``):
+  an ``AssertionError`` that prints the whole configuration, or an ``IndexError`` raised while formatting it.
+- ``fairseq-train`` resuming from a checkpoint of another architecture or dictionary size (restarting
+  ``scripts/train.sh`` on a save dir another run wrote): ``Exception: Cannot load model parameters from
+  checkpoint ...; please ensure that the architectures match``, the cause only in the chained traceback.
+- ``fairseq-train --restore-file`` naming a file that does not exist: no error at all. fairseq logs "No existing
+  checkpoint found" and trains from scratch, which a user notices days later.
+
+Each becomes a :class:`CheckpointError` naming the file, the cause and the fix. The wrappers replace fairseq's
+functions by module (or class) attribute, as fairseq's commands look them up when called; nothing is loaded
+from a file that fails these checks beyond what fairseq itself had already read.
+"""
+
+import functools
+import os
+import re
+
+from fairseq import checkpoint_utils
+from fairseq.file_io import PathManager
+from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
+from fairseq.trainer import Trainer
+
+from macaron_fairseq.checkpoint.safe_load import CheckpointError, checkpoint_error, load_checkpoint_file
+
+_MODEL_FILE_NOT_FOUND = "Model file not found: "
+_STATE_DICT_MISMATCH = "Error(s) in loading state_dict"
+_TRAINER_CANNOT_LOAD = "Cannot load model parameters from checkpoint"
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([\d, ]*)\]\) from checkpoint, "
+    r"the shape in current model is torch\.Size\(\[([\d, ]*)\]\)"
+)
+
+
+def describe_state_dict_mismatch(message):
+    """What torch's ``Error(s) in loading state_dict`` message says, in one clause."""
+    sizes = _SIZE_MISMATCH.findall(message)
+    for name, saved, current in sizes:
+        saved_rows, current_rows = saved.split(",")[0], current.split(",")[0]
+        is_vocabulary = name.endswith("embed_tokens.weight") or name.endswith("output_projection.weight")
+        if is_vocabulary and saved_rows != current_rows:
+            return (f"its dictionary has {saved_rows} entries and this data's has {current_rows} "
+                    f"({name}): it was trained on other data")
+    missing = _quoted_names_after("Missing key(s)", message)
+    unexpected = _quoted_names_after("Unexpected key(s)", message)
+    parts = []
+    if missing:
+        parts.append(f"it lacks {_some(missing)}")
+    if unexpected:
+        parts.append(f"it has {_some(unexpected)}, which this model does not")
+    if sizes:
+        name, saved, current = sizes[0]
+        parts.append(f"{name} is [{saved}] in it and [{current}] in this model")
+    return "; ".join(parts) or message.strip().splitlines()[0]
+
+
+def _quoted_names_after(header, message):
+    for line in message.splitlines():
+        if header in line:
+            return re.findall(r'"([^"]+)"', line)
+    return []
+
+
+def _some(names):
+    if len(names) == 1:
+        return names[0]
+    return f"{names[0]} and {len(names) - 1} more parameter{'s' if len(names) > 2 else ''}"
+
+
+def saved_architecture(path):
+    """The ``--arch`` a checkpoint was trained with, or None where it cannot be read."""
+    try:
+        state = load_checkpoint_file(path)
+        if state.get("args") is not None:
+            return state["args"].arch
+        return state["cfg"]["model"].arch
+    except Exception:
+        return None
+
+
+def _path_list(filenames):
+    return filenames[0] if len(filenames) == 1 else "one of " + ", ".join(filenames)
+
+
+def explain_ensemble_errors(load_model_ensemble_and_task):
+    @functools.wraps(load_model_ensemble_and_task)
+    def load_model_ensemble_and_task_explained(filenames, *args, **kwargs):
+        try:
+            return load_model_ensemble_and_task(filenames, *args, **kwargs)
+        except OSError as error:
+            if not str(error).startswith(_MODEL_FILE_NOT_FOUND):
+                raise
+            path = str(error)[len(_MODEL_FILE_NOT_FOUND):]
+            raise checkpoint_error(path, FileNotFoundError(path)) from error
+        except RuntimeError as error:
+            if _STATE_DICT_MISMATCH not in str(error):
+                raise
+            raise CheckpointError(
+                f"checkpoint {_path_list(filenames)} does not fit the model built for this data: "
+                f"{describe_state_dict_mismatch(str(error))}; pass the data directory it was trained with"
+            ) from error
+        except (AssertionError, IndexError) as error:
+            # models.build_model asserts it knows the architecture, in a message whose own formatting can fail
+            for path in filenames:
+                arch = saved_architecture(path)
+                if arch is not None and arch not in ARCH_MODEL_REGISTRY and arch not in MODEL_REGISTRY:
+                    raise CheckpointError(
+                        f"checkpoint {path} holds a {arch} model, an architecture neither fairseq nor the --user-dir "
+                        f"plugins define: pass the --user-dir of the plugin it was trained with"
+                    ) from error
+            raise
+
+    load_model_ensemble_and_task_explained.explains_errors = True
+    return load_model_ensemble_and_task_explained
+
+
+def explain_resume_errors(load_checkpoint):
+    @functools.wraps(load_checkpoint)
+    def load_checkpoint_explained(trainer, filename, *args, **kwargs):
+        try:
+            return load_checkpoint(trainer, filename, *args, **kwargs)
+        except CheckpointError:
+            raise
+        except Exception as error:
+            if not str(error).startswith(_TRAINER_CANNOT_LOAD):
+                raise
+            cause = error.__context__
+            detail = describe_state_dict_mismatch(str(cause)) if cause is not None else str(error)
+            arch = getattr(trainer.cfg.model, "arch", None) or getattr(trainer.cfg.model, "_name", None)
+            saved_arch = saved_architecture(filename)
+            if saved_arch is not None and saved_arch != arch:
+                detail = f"it holds a {saved_arch} model, not a {arch} ({detail})"
+            raise CheckpointError(
+                f"cannot resume from checkpoint {filename}: {detail}; resume with the architecture and data it was "
+                f"trained with, or train into another --save-dir"
+            ) from error
+
+    load_checkpoint_explained.explains_errors = True
+    return load_checkpoint_explained
+
+
+def refuse_missing_restore_file(load_checkpoint):
+    @functools.wraps(load_checkpoint)
+    def load_checkpoint_if_restore_file_exists(cfg, trainer, **passthrough_args):
+        # Only the default, <save-dir>/checkpoint_last.pt, may be missing: that is a run's first start.
+        if cfg.restore_file != "checkpoint_last.pt" and not cfg.finetune_from_model:
+            path = cfg.restore_file
+            if trainer.checkpoint_suffix:
+                path = path.replace(".pt", trainer.checkpoint_suffix + ".pt")
+            if not PathManager.exists(path):
+                relative_to = "" if os.path.isabs(path) else f" in {os.getcwd()}"
+                raise CheckpointError(
+                    f"--restore-file {path} does not exist{relative_to}: check the path (fairseq would silently "
+                    f"train from scratch)"
+                )
+        return load_checkpoint(cfg, trainer, **passthrough_args)
+
+    load_checkpoint_if_restore_file_exists.explains_errors = True
+    return load_checkpoint_if_restore_file_exists
+
+
+if not getattr(checkpoint_utils.load_model_ensemble_and_task, "explains_errors", False):
+    checkpoint_utils.load_model_ensemble_and_task = explain_ensemble_errors(
+        checkpoint_utils.load_model_ensemble_and_task
+    )
+if not getattr(Trainer.load_checkpoint, "explains_errors", False):
+    Trainer.load_checkpoint = explain_resume_errors(Trainer.load_checkpoint)
+if not getattr(checkpoint_utils.load_checkpoint, "explains_errors", False):
+    checkpoint_utils.load_checkpoint = refuse_missing_restore_file(checkpoint_utils.load_checkpoint)

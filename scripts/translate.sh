@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Translates standard input, one sentence a line, with a trained model of one setting (scripts/settings.sh).
+#
+#   scripts/translate.sh --setting S --checkpoint FILE [--data-dir DIR] [--cpu] [-- extra fairseq-interactive flags]
+#
+# Options:
+#   --setting S        iwslt14, wmt14-base, wmt14-big, multi30k or multi30k-quick: the beam and length penalty,
+#                      and the Moses preprocessing its data was prepared with (scripts/prepare-*.sh)
+#   --checkpoint FILE  the model, e.g. checkpoints/SETTING/macaron-seed1/checkpoint_best.pt
+#   --data-dir DIR     the binarized data the model was trained on, with its dictionaries and spm.model
+#                      (default: $DATA_BIN/DATA_NAME, DATA_BIN=data/data-bin)
+#   --cpu              translate on the CPU
+#
+# Each line is preprocessed as the setting's training text was (Moses tokenization without XML escaping;
+# lowercased for iwslt14; punctuation normalized, non-printing characters removed and dashes split for wmt14),
+# cut into the data's sentencepiece pieces and translated by fairseq-interactive as soon as it is read. Output is
+# fairseq-interactive's: for input line N (counting from 0), S-N the source pieces, H-N the score and the
+# hypothesis pieces, D-N the score and the translation (Moses-tokenized text, as the model was trained on), P-N
+# the score of each target piece.
+#
+# An empty line is translated like any other. Characters the data never had become <unk>. A line of more pieces
+# than the model's --max-source-positions is not translated: fairseq logs "samples have invalid sizes and will be
+# skipped" on stderr and N has no output lines; the lines after it are translated.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+source "$ROOT/scripts/settings.sh"
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+SETTING= CHECKPOINT= DATA_DIR= USE_CPU=0 EXTRA_FLAGS=()
+need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --setting) need_value "$@"; SETTING="$2"; shift 2 ;;
+    --checkpoint) need_value "$@"; CHECKPOINT="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; DATA_DIR="$2"; shift 2 ;;
+    --cpu) USE_CPU=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; EXTRA_FLAGS=("$@"); break ;;
+    *) die "unknown option '$1' (see scripts/translate.sh --help; fairseq-interactive flags go after --)" 2 ;;
+  esac
+done
+
+[[ -n "$SETTING" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
+load_setting "$SETTING" || exit 2
+[[ -n "$CHECKPOINT" ]] || die "--checkpoint is required: the .pt file of a trained model" 2
+[[ -f "$CHECKPOINT" ]] || die "checkpoint $CHECKPOINT does not exist: check the path or train the model first"
+DATA_DIR="${DATA_DIR:-$DATA_BIN/$DATA_NAME}"
+[[ -d "$DATA_DIR" ]] || die "data directory $DATA_DIR does not exist: pass the --data-dir the model was trained on"
+for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" spm.model; do
+  [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not data prepared by scripts/prepare-*.sh for $SETTING"
+done
+require_fairseq
+
+# The MosesPreprocessor options of the setting's data preparation (scripts/prepare-*.sh).
+case "$SETTING" in
+  iwslt14) PREPROCESS_OPTIONS=(lowercase) ;;
+  wmt14-*) PREPROCESS_OPTIONS=(normalize_punctuation remove_non_printing aggressive_dash_splits) ;;
+  *) PREPROCESS_OPTIONS=() ;;
+esac
+DEVICE_FLAGS=()
+[[ $USE_CPU -eq 1 ]] && DEVICE_FLAGS=(--cpu)
+
+# One line in, one line out, flushed at once: fairseq-interactive translates each line as it arrives. Should
+# fairseq-interactive stop (a bad checkpoint), the filter ends quietly on the closed pipe, and the pipeline's
+# status is fairseq's.
+preprocess() {
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" python -u -c '
+import signal, sys
+from macaron_fairseq.data.moses_tokenize import MosesPreprocessor
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+preprocess = MosesPreprocessor(sys.argv[1], **{option: True for option in sys.argv[2:]})
+for line in sys.stdin:
+    print(preprocess(line.rstrip("\n")), flush=True)
+' "$SRC_LANG" "${PREPROCESS_OPTIONS[@]}"
+}
+
+preprocess | PYTHONUNBUFFERED=1 fairseq-interactive "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation \
+  --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --path "$CHECKPOINT" \
+  --bpe sentencepiece --sentencepiece-model "$DATA_DIR/spm.model" \
+  --beam "$BEAM" --lenpen "$LENPEN" --buffer-size 1 --skip-invalid-size-inputs-valid-test \
+  "${DEVICE_FLAGS[@]}" "${EXTRA_FLAGS[@]}"
