@@ -12,7 +12,9 @@ with s = ``--macaron-ffn-scale`` (0.5 in the paper). The baseline layer's own FF
 sub-layer keeps the baseline's LayerNorm placement (``normalize_before``) and dropout placement.
 """
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fairseq.modules import LayerNorm
 from fairseq.modules.quant_noise import quant_noise
 from fairseq.modules.transformer_layer import (
@@ -34,7 +36,11 @@ class ScaledLinear(nn.Linear):
         self.scale = scale
 
     def forward(self, x):
-        return super().forward(x) * self.scale
+        if self.bias is None:
+            return F.linear(x, self.weight) * self.scale
+        # s * (x W^T + b) in one addmm rather than a linear and a separate multiplication over its output
+        flat = torch.addmm(self.bias, x.reshape(-1, self.in_features), self.weight.t(), beta=self.scale, alpha=self.scale)
+        return flat.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self):
         return f"{super().extra_repr()}, scale={self.scale}"
