@@ -18,7 +18,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-MAX_UPDATE="${BENCH_MAX_UPDATE:-600}"
+MAX_UPDATE="${BENCH_MAX_UPDATE:-300}"
 NAME=multi30k-benchmark
 QUICK=
 if [[ "${1:-}" == --quick ]]; then
