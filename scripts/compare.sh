@@ -12,6 +12,7 @@
 #   --data-dir DIR       binarized data (default: $DATA_BIN/DATA_NAME)
 #   --output FILE        the report (default: results/SETTING.md; the plot beside it)
 #   --average N          evaluate the average of the last N epoch checkpoints (default: checkpoint_best.pt)
+#   --splits "A B"       test splits to decode (default: test, and test1 where the data has it)
 #   --cpu                train and decode on the CPU
 #   --post-norm          post-norm layers for both models
 #   --targets            add the benchmark's targets (cost ratios, BLEU gain) and whether they are met
@@ -25,7 +26,7 @@ ORIGINAL_ARGS=("$@")
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
-SETTING= SEEDS=1 MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0 REPORT_FLAGS=()
+SETTING= SEEDS=1 SPLITS= MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0 REPORT_FLAGS=()
 TRAIN_EXTRA=()
 need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
 while [[ $# -gt 0 ]]; do
@@ -37,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --data-dir) need_value "$@"; DATA_DIR="$2"; shift 2 ;;
     --output) need_value "$@"; OUTPUT="$2"; shift 2 ;;
     --average) need_value "$@"; AVERAGE="$2"; shift 2 ;;
+    --splits) need_value "$@"; SPLITS="$2"; shift 2 ;;
     --cpu) USE_CPU=1; shift ;;
     --post-norm) POST_NORM=1; shift ;;
     --targets) REPORT_FLAGS+=(--targets); shift ;;
@@ -65,6 +67,7 @@ COMMON_TRAIN=(--setting "$SETTING" --data-dir "$DATA_DIR")
 EVAL_OPTIONS=(--setting "$SETTING" --data-dir "$DATA_DIR")
 [[ $USE_CPU -eq 1 ]] && EVAL_OPTIONS+=(--cpu)
 [[ -n "$AVERAGE" ]] && EVAL_OPTIONS+=(--average "$AVERAGE")
+[[ -n "$SPLITS" ]] && EVAL_OPTIONS+=(--splits "$SPLITS")
 
 declare -A RUN_DIRS=([baseline]="" [macaron]="")
 for seed in "${SEED_LIST[@]}"; do

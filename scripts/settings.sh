@@ -67,7 +67,7 @@ load_setting() {
       MACARON_FLAGS=(--encoder-ffn-embed-dim 512 --decoder-ffn-embed-dim 512)
       LR=1e-3; WARMUP_UPDATES=400; DROPOUT=0.3
       MAX_TOKENS=4096; RECIPE_GPUS=1; MAX_UPDATE=3000
-      [[ "$1" == multi30k-quick ]] && { WARMUP_UPDATES=100; MAX_UPDATE=250; }
+      [[ "$1" == multi30k-quick ]] && { WARMUP_UPDATES=100; MAX_UPDATE=150; }
       BEAM=5; LENPEN=1.0; TOKENIZED_BLEU=lowercase ;;
     *)
       echo "error: unknown setting '$1': choose one of ${SETTINGS[*]}" >&2
