@@ -189,14 +189,16 @@ fi
 # ---- decode and score each split ----
 SPLIT_SCORES=()
 for split in "${SPLIT_LIST[@]}"; do
-  stage "decoding $split: beam $BEAM, length penalty $LENPEN, $DECODE_MAX_TOKENS tokens per batch"
+  stage "decoding $split: beam $BEAM, length penalty $LENPEN, at most $MAX_LEN_A x source length + $MAX_LEN_B" \
+    "tokens, $DECODE_MAX_TOKENS tokens per batch"
   log=$EVAL_DIR/generate-$split.log
   # stdout (S/T/H/D/P lines) and stderr (the log) apart: when both share one file, a buffered stdout write can cut
   # a hypothesis line in two around a log line.
   status=0
   fairseq-generate "$DATA_DIR" --user-dir "$REPO/macaron_fairseq" --path "$CHECKPOINT" --task translation \
     --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --gen-subset "$split" \
-    --beam "$BEAM" --lenpen "$LENPEN" --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \
+    --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" \
+    --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \
     "${DEVICE_FLAGS[@]}" >"$WORK/$split.out" 2>"$WORK/$split.err" || status=$?
   cat "$WORK/$split.out" "$WORK/$split.err" >"$WORK/generate-$split.log"
   mv "$WORK/generate-$split.log" "$log"
@@ -221,5 +223,5 @@ stage "writing $EVAL_DIR/result.json"
 AVERAGED_FLAGS=()
 if ((${#AVERAGED[@]})); then AVERAGED_FLAGS=(--averaged "${AVERAGED[@]}"); fi
 python -m macaron_fairseq.evaluation.result --output "$EVAL_DIR/result.json" --setting "$SETTING" \
-  --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" --data-dir "$DATA_DIR" \
-  "${SPLIT_SCORES[@]}"
+  --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" \
+  --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" --data-dir "$DATA_DIR" "${SPLIT_SCORES[@]}"

@@ -141,6 +141,7 @@ TRAIN_FLAGS=(
   --lr "$LR" --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07 --warmup-updates "$WARMUP_UPDATES"
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1
   --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ" --max-update "$MAX_UPDATE"
+  --validate-interval-updates "$VALIDATE_INTERVAL_UPDATES"
   "${DEVICE_FLAGS[@]}" "${PRECISION_FLAGS[@]}" --seed "$SEED"
   --save-dir "$SAVE_DIR" --keep-last-epochs 10
   --log-format simple --log-interval 50

@@ -71,13 +71,16 @@ def main(argv=None):
     parser.add_argument("--averaged", nargs="+", help="the checkpoints averaged into --checkpoint, if any")
     parser.add_argument("--beam", type=int, required=True)
     parser.add_argument("--lenpen", type=float, required=True)
+    parser.add_argument("--max-len-a", type=float, help="hypotheses were capped at A x source length + B")
+    parser.add_argument("--max-len-b", type=int)
     parser.add_argument("--data-dir", help="the binarized data decoded")
     parser.add_argument("--split", dest="splits", type=split_scores, action="append", required=True,
                         metavar="NAME=FILE", help="a split and its scores (bleu.py --json); the first is primary")
     args = parser.parse_args(argv)
 
     result = build_result(
-        args.setting, args.checkpoint, args.averaged, args.beam, args.lenpen, args.splits, data_dir=args.data_dir
+        args.setting, args.checkpoint, args.averaged, args.beam, args.lenpen, args.splits, data_dir=args.data_dir,
+        max_len_a=args.max_len_a, max_len_b=args.max_len_b,
     )
     write_json(args.output, result)
     print(summary(result))

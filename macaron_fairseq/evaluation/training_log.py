@@ -1,7 +1,7 @@
 """What a fairseq-train log says about a run: parameters, time, throughput and the validation curve.
 
 Reads the ``--log-format simple`` output that scripts/train.sh keeps in ``SAVE_DIR/train.log``. A resumed run
-appends to the same file; each epoch's last summary wins.
+appends to the same file; each epoch's (and each validation's) last summary wins.
 """
 
 import dataclasses
@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 _PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
 _ARCH = re.compile(r"\barch='(\w+)'")
 _EPOCH_TRAIN = re.compile(r"\| train \| epoch (\d+) \| (.*)$")
-_EPOCH_VALID = re.compile(r"\| valid \| epoch (\d+) \| valid on '[^']*' subset \| (.*)$")
+_VALID = re.compile(r"\| valid \| epoch \d+ \| valid on '[^']*' subset \| (.*)$")
 _FIELD = re.compile(r"(\w+) ([-\d.e+]+)")
 
 
@@ -36,7 +36,8 @@ class TrainingLog:
 def parse_training_log(text) -> TrainingLog:
     architecture = parameters = None
     train_epochs: Dict[int, dict] = {}
-    valid_epochs: Dict[int, dict] = {}
+    # keyed by update count: with --validate-interval-updates an epoch validates several times
+    valid_by_update: Dict[int, float] = {}
     for line in text.splitlines():
         if parameters is None and (found := _PARAMS.search(line)):
             parameters = int(found.group(1).replace(",", ""))
@@ -44,8 +45,9 @@ def parse_training_log(text) -> TrainingLog:
             architecture = found.group(1)
         elif found := _EPOCH_TRAIN.search(line):
             train_epochs[int(found.group(1))] = _fields(found.group(2))
-        elif found := _EPOCH_VALID.search(line):
-            valid_epochs[int(found.group(1))] = _fields(found.group(2))
+        elif found := _VALID.search(line):
+            stats = _fields(found.group(1))
+            valid_by_update[int(stats["num_updates"])] = stats["loss"]
 
     updates = 0
     train_seconds = target_tokens = 0.0
@@ -57,7 +59,7 @@ def parse_training_log(text) -> TrainingLog:
         # steps, in whole seconds (its wps would be finer but counts the end-of-epoch validation too).
         target_tokens += stats["wpb"] * epoch_updates
         train_seconds += stats["train_wall"]
-    valid_loss = [(int(v["num_updates"]), v["loss"]) for _, v in sorted(valid_epochs.items())]
+    valid_loss = sorted(valid_by_update.items())
     return TrainingLog(architecture, parameters, updates, train_seconds, target_tokens, valid_loss)
 
 

@@ -36,3 +36,10 @@ def test_a_resumed_run_counts_each_epoch_once():
 def test_an_empty_log_has_no_throughput():
     log = parse_training_log("")
     assert log.parameters is None and log.updates == 0 and log.tokens_per_second is None
+
+
+def test_validations_within_an_epoch_each_give_a_point():
+    # --validate-interval-updates 50: two validations in epoch 1, the second at its end
+    mid_epoch = LOG.splitlines()[2].replace("loss 9.5 |", "loss 9.9 |").replace("num_updates 100", "num_updates 50")
+    log = parse_training_log(mid_epoch + "\n" + LOG)
+    assert log.valid_loss == [(50, 9.9), (100, 9.5), (180, 7.25)]

@@ -81,6 +81,10 @@ def test_average_of_two_newest_scores_every_sentence(trained_run, tiny_data):
     assert RESULT_KEYS <= result.keys()
     beam, lenpen, variant = setting_values("BEAM", "LENPEN", "TOKENIZED_BLEU")
     assert (result["setting"], result["beam"], result["lenpen"]) == (SETTING, int(beam), float(lenpen))
+    max_len_a, max_len_b = setting_values("MAX_LEN_A", "MAX_LEN_B")
+    assert (result["max_len_a"], result["max_len_b"]) == (float(max_len_a), int(max_len_b))
+    generate_config = (eval_dir / "generate-test.log").read_text()
+    assert f"'max_len_a': {max_len_a}, 'max_len_b': {max_len_b}," in generate_config
     assert result["averaged"] == [str(p) for p in newest_two]
     assert result["checkpoint"] == str(eval_dir / "checkpoint_avg_last2.pt")
     assert (eval_dir / "checkpoint_avg_last2.pt").is_file()

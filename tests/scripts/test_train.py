@@ -54,8 +54,15 @@ def test_dry_run_follows_the_recipe(setting, model):
     assert flag(command, "--clip-norm") == "0.0"
     assert flag(command, "--seed") == "1"
     assert {"--encoder-normalize-before", "--decoder-normalize-before", "--share-all-embeddings", "--fp16"} <= set(command)
+    assert flag(command, "--validate-interval-updates") == "0"  # the authors validate after each epoch
     # one GPU keeps the recipe's tokens per update through gradient accumulation
     assert int(flag(command, "--max-tokens")) * int(flag(command, "--update-freq")) == recipe["tokens_per_update"]
+
+
+def test_the_quick_setting_validates_every_hundred_updates():
+    command = dry_run("--setting", "multi30k-quick", "--model", "macaron", "--cpu")
+    assert flag(command, "--validate-interval-updates") == "100"
+    assert (flag(command, "--encoder-ffn-embed-dim"), flag(command, "--encoder-embed-dim")) == ("256", "128")
 
 
 def test_effective_batch_is_kept_on_eight_gpus_and_post_norm_is_selectable():
