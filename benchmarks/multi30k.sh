@@ -4,8 +4,8 @@
 #
 #   bash benchmarks/multi30k.sh [--quick]
 #
-# Both models: the multi30k-quick architecture (d 256, 4 heads, 2+2 layers, FFN 1024 against 2 x 512), identical
-# data, hyperparameters, update budget and seeds (1 and 2). Reports sacreBLEU and tokenized BLEU on
+# Both models: the multi30k-quick recipe (d 128, 4 heads, 2+2 pre-norm layers, FFN 512 against 2 x 256; see
+# scripts/settings.sh) with identical data, hyperparameters, update budget (1,000 updates) and seeds (1 and 2). Reports sacreBLEU and tokenized BLEU on
 # test_2016_flickr (test) and test_2017_flickr (test1) per seed and mean, paired bootstrap significance, training
 # target tokens/s and peak memory, decoding sentences/s with beam 5, parameter counts, and the targets (cost
 # ratios within 3 % / 5 %, BLEU gain of at least 0.5). Writes results/multi30k-benchmark.md and its plot.
@@ -18,7 +18,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-MAX_UPDATE="${BENCH_MAX_UPDATE:-300}"
+MAX_UPDATE="${BENCH_MAX_UPDATE:-1000}"
 NAME=multi30k-benchmark
 QUICK=
 if [[ "${1:-}" == --quick ]]; then
