@@ -24,11 +24,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
 ORIGINAL_ARGS=("$@")
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
-
 SETTING= SEEDS=1 SPLITS= MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0 REPORT_FLAGS=()
 TRAIN_EXTRA=()
-need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --setting) need_value "$@"; SETTING="$2"; shift 2 ;;

@@ -1,22 +1,13 @@
 #!/usr/bin/env bash
 # Converts a checkpoint released by Macaron Net's authors (their fairseq v0.6 fork) into one that
-# fairseq-generate --user-dir macaron_fairseq loads. See docs/official-checkpoints.md.
+# fairseq-generate --user-dir macaron_fairseq loads. See "The authors' released models" in README.md.
 #
 #   scripts/convert-official.sh IN.pt OUT.pt
 #
-#   VENV=path    the project's virtual environment (default: .venv in the repository root, as scripts/setup.sh makes)
+# Environment: VENV (the project's environment, default .venv, as scripts/setup.sh makes it).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${VENV:-$ROOT/.venv}"
-
-if [[ $# -ne 2 ]]; then
-  echo "usage: scripts/convert-official.sh IN.pt OUT.pt" >&2
-  exit 2
-fi
-if [[ ! -x "$VENV/bin/python" ]]; then
-  echo "error: no Python environment at $VENV: run scripts/setup.sh first, or set VENV" >&2
-  exit 1
-fi
-
+[[ $# -eq 2 ]] || { echo "usage: scripts/convert-official.sh IN.pt OUT.pt" >&2; exit 2; }
+[[ -x "$VENV/bin/python" ]] || die "no Python environment at $VENV: run scripts/setup.sh first, or set VENV"
 exec "$VENV/bin/python" -m macaron_fairseq.convert_official "$1" "$2"

@@ -3,9 +3,9 @@
 # score every sentence with sacreBLEU and with the tokenized BLEU the paper reports.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 # shellcheck source=settings.sh
-source "$REPO/scripts/settings.sh"
+source "$ROOT/scripts/settings.sh"
 
 usage() {
   cat <<EOF
@@ -28,11 +28,6 @@ Writes DIR/eval/<split>.hyp.tok, <split>.hyp.detok, generate-<split>.log and res
 the primary split's also at the top level), and checkpoint_avg_last<N>.pt with --average.
 Environment: DATA_BIN (default data/data-bin), VENV (the Python environment, default .venv).
 EOF
-}
-
-die() {
-  echo "error: $*" >&2
-  exit 1
 }
 
 stage() {
@@ -118,7 +113,7 @@ elif [[ -z $CHECKPOINT ]]; then
     die "no checkpoint_best.pt in $CHECKPOINT_DIR: train first, or pass --checkpoint FILE or --average N"
 fi
 
-DATA_DIR=${DATA_DIR:-${DATA_BIN:-$REPO/data/data-bin}/$DATA_NAME}
+DATA_DIR=${DATA_DIR:-$DATA_BIN/$DATA_NAME}
 [[ -d $DATA_DIR ]] ||
   die "data dir $DATA_DIR does not exist: prepare the data of setting $SETTING (scripts/prepare-*.sh), or pass" \
     "--data-dir or set DATA_BIN"
@@ -156,12 +151,10 @@ fi
 # Subwords: the data scripts use sentencepiece and keep spm.model beside the data; the authors' data is BPE (@@).
 if [[ -f $DATA_DIR/spm.model ]]; then POST_PROCESS=sentencepiece; else POST_PROCESS=subword_nmt; fi
 
-# The project's environment when there is one (scripts/setup.sh makes it), else python and fairseq on PATH.
-VENV=${VENV:-$REPO/.venv}
-if [[ -x $VENV/bin/fairseq-generate ]]; then PATH="$VENV/bin:$PATH"; fi
+# lib/env.sh put the project's environment (scripts/setup.sh makes it) first on PATH when there is one.
 command -v fairseq-generate >/dev/null ||
   die "fairseq-generate not found: run scripts/setup.sh, or set VENV to the project's environment"
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 EVAL_DIR=$CHECKPOINT_DIR/eval
 mkdir -p "$EVAL_DIR"
@@ -195,7 +188,7 @@ for split in "${SPLIT_LIST[@]}"; do
   # stdout (S/T/H/D/P lines) and stderr (the log) apart: when both share one file, a buffered stdout write can cut
   # a hypothesis line in two around a log line.
   status=0
-  fairseq-generate "$DATA_DIR" --user-dir "$REPO/macaron_fairseq" --path "$CHECKPOINT" --task translation \
+  fairseq-generate "$DATA_DIR" --user-dir "$ROOT/macaron_fairseq" --path "$CHECKPOINT" --task translation \
     --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --gen-subset "$split" \
     --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" \
     --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \

@@ -28,12 +28,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
-
 SETTING= MODEL= SAVE_DIR= SEED=1 MAX_UPDATE_ARG= POST_NORM=0 DATA_DIR= USE_CPU=0 GPUS= PRECISION=
 MAX_TOKENS_ARG= UPDATE_FREQ_ARG= NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG= MASTER_PORT_ARG=29500 DRY_RUN=0
 EXTRA_FLAGS=()
-need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --setting) need_value "$@"; SETTING="$2"; shift 2 ;;

@@ -4,7 +4,7 @@
 #   scripts/translate.sh --setting S --checkpoint FILE [--data-dir DIR] [--cpu] [-- extra fairseq-interactive flags]
 #
 # Options:
-#   --setting S        iwslt14, wmt14-base, wmt14-big, multi30k or multi30k-quick: the beam and length penalty,
+#   --setting S        iwslt14, wmt14-base, wmt14-big, multi30k or multi30k-quick: the beam, length penalty and length cap,
 #                      and the Moses preprocessing its data was prepared with (scripts/prepare-*.sh)
 #   --checkpoint FILE  the model, e.g. checkpoints/SETTING/macaron-seed1/checkpoint_best.pt
 #   --data-dir DIR     the binarized data the model was trained on, with its dictionaries and spm.model
@@ -25,10 +25,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
-
 SETTING= CHECKPOINT= DATA_DIR= USE_CPU=0 EXTRA_FLAGS=()
-need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)" 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --setting) need_value "$@"; SETTING="$2"; shift 2 ;;
@@ -78,5 +75,5 @@ for line in sys.stdin:
 preprocess | PYTHONUNBUFFERED=1 fairseq-interactive "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation \
   --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --path "$CHECKPOINT" \
   --bpe sentencepiece --sentencepiece-model "$DATA_DIR/spm.model" \
-  --beam "$BEAM" --lenpen "$LENPEN" --buffer-size 1 --skip-invalid-size-inputs-valid-test \
+  --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" --buffer-size 1 --skip-invalid-size-inputs-valid-test \
   "${DEVICE_FLAGS[@]}" "${EXTRA_FLAGS[@]}"

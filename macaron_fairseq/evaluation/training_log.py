@@ -2,11 +2,18 @@
 
 Reads the ``--log-format simple`` output that scripts/train.sh keeps in ``SAVE_DIR/train.log``. A resumed run
 appends to the same file; each epoch's (and each validation's) last summary wins.
+
+Command line: ``python -m macaron_fairseq.evaluation.training_log SAVE_DIR/train.log [--max-update N]`` prints the
+run's throughput and, from a short probe run, how long N updates would take on the same hardware.
 """
 
+import argparse
 import dataclasses
 import re
+import sys
 from typing import Dict, List, Optional, Tuple
+
+from macaron_fairseq.errors import MacaronFairseqError
 
 _PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
 _ARCH = re.compile(r"\barch='(\w+)'")
@@ -66,3 +73,41 @@ def parse_training_log(text) -> TrainingLog:
 def read_training_log(path) -> TrainingLog:
     with open(path, encoding="utf-8", errors="replace") as f:
         return parse_training_log(f.read())
+
+
+def describe(log: TrainingLog, max_update=None) -> str:
+    if log.updates == 0 or log.train_seconds <= 0:
+        raise MacaronFairseqError(
+            "the log has no finished epoch summary ('| train | epoch ...'): let the run reach its --max-update"
+        )
+    lines = [
+        f"{log.architecture or 'unknown architecture'}, {log.parameters or 0:,} parameters: {log.updates:,} updates in "
+        f"{log.train_seconds:,.0f} s of training steps, {log.tokens_per_second:,.0f} target tokens/s, "
+        f"{log.target_tokens / log.updates:,.0f} target tokens per update"
+    ]
+    if max_update:
+        hours = max_update * log.train_seconds / log.updates / 3600
+        lines.append(
+            f"{max_update:,} updates at this pace: {hours:,.1f} hours of training steps "
+            "(validation and checkpoint saving come on top)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Throughput of a fairseq-train run, and the time N updates take.")
+    parser.add_argument("log", help="the run's train.log (scripts/train.sh writes SAVE_DIR/train.log)")
+    parser.add_argument("--max-update", type=int, help="project the training time of this many updates")
+    args = parser.parse_args(argv)
+    if args.max_update is not None and args.max_update < 1:
+        parser.error(f"--max-update must be 1 or more, got {args.max_update}")
+    try:
+        log = read_training_log(args.log)
+    except OSError as error:
+        raise MacaronFairseqError(f"cannot read {args.log} ({error.strerror}): pass a run's train.log") from None
+    print(describe(log, args.max_update))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

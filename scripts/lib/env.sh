@@ -7,11 +7,23 @@ fi
 PLUGIN_DIR="$ROOT/macaron_fairseq"
 DATA_BIN="${DATA_BIN:-$ROOT/data/data-bin}"
 
-# die MESSAGE [STATUS]: one line naming the problem and the fix, then exit (status 1 unless given).
+# die MESSAGE... [STATUS]: one line naming the problem and the fix, then exit (status 1 unless a last argument
+# that is a number gives it). The words of MESSAGE are joined by spaces, so long messages can be split.
 die() {
-  echo "error: $1" >&2
-  exit "${2:-1}"
+  local status=1
+  if (($# > 1)) && [[ "${!#}" =~ ^[0-9]+$ ]]; then
+    status="${!#}"
+    set -- "${@:1:$#-1}"
+  fi
+  echo "error: $*" >&2
+  exit "$status"
 }
+
+# usage: the calling script's header comment, from its second line down to "set -euo pipefail".
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+# need_value OPTION [VALUE ...]: an option's value is there, not empty and not the next option (call with "$@").
+need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see $(basename "$0") --help)" 2; }
 
 require_fairseq() {
   command -v fairseq-train >/dev/null 2>&1 \

@@ -1,5 +1,9 @@
 """Parsing fairseq-train's log: parameters, architecture, time, throughput, validation curve."""
 
+import pytest
+
+from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.evaluation import training_log
 from macaron_fairseq.evaluation.training_log import parse_training_log
 
 LOG = """\
@@ -43,3 +47,23 @@ def test_validations_within_an_epoch_each_give_a_point():
     mid_epoch = LOG.splitlines()[2].replace("loss 9.5 |", "loss 9.9 |").replace("num_updates 100", "num_updates 50")
     log = parse_training_log(mid_epoch + "\n" + LOG)
     assert log.valid_loss == [(50, 9.9), (100, 9.5), (180, 7.25)]
+
+
+def test_command_line_projects_the_time_of_a_longer_run(tmp_path, capsys):
+    log_file = tmp_path / "train.log"
+    log_file.write_text(LOG)
+    assert training_log.main([str(log_file), "--max-update", "36000"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("macaron_transformer, 5,553,152 parameters: 180 updates in 350 s of training steps, "
+                      "1,829 target tokens/s, 3,556 target tokens per update")
+    # 350 s per 180 updates, so 36,000 updates take 70,000 s
+    assert out[1].startswith("36,000 updates at this pace: 19.4 hours of training steps")
+
+
+def test_command_line_refuses_a_log_without_an_epoch_summary(tmp_path):
+    empty = tmp_path / "train.log"
+    empty.write_text(LOG.splitlines()[0] + "\n")
+    with pytest.raises(MacaronFairseqError, match="no finished epoch summary"):
+        training_log.main([str(empty)])
+    with pytest.raises(MacaronFairseqError, match="cannot read .*absent.log"):
+        training_log.main([str(tmp_path / "absent.log")])

@@ -83,13 +83,21 @@ def test_multi_node_runs_through_torchrun_and_extra_flags_pass_through():
     assert command[-2:] == ["--keep-best-checkpoints", "3"]
 
 
-@pytest.mark.parametrize("args, message", [
+BAD_ARGUMENTS = [
     (["--setting", "nope", "--model", "macaron"], "unknown setting 'nope'"),
     (["--setting", "iwslt14", "--model", "big"], "unknown model 'big'"),
     (["--setting", "iwslt14"], "--model is required"),
     (["--setting", "iwslt14", "--model", "macaron", "--bogus"], "unknown option '--bogus'"),
     (["--setting", "iwslt14", "--model", "macaron", "--seed", "x"], "--seed must be a whole number"),
-])
+    (["--model", "macaron", "--setting"], "--setting needs a value (see train.sh --help)"),
+]
+
+
+def test_help_prints_the_options():
+    assert "--dry-run" in run(["bash", TRAIN_SH, "--help"]).stdout
+
+
+@pytest.mark.parametrize("args, message", BAD_ARGUMENTS)
 def test_bad_arguments_get_one_line_errors(args, message):
     result = run(["bash", TRAIN_SH, *args, "--dry-run"], check=False)
     assert result.returncode == 2
