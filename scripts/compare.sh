@@ -79,8 +79,7 @@ for seed in "${SEED_LIST[@]}"; do
       mkdir -p "$run_dir"
       python -m macaron_fairseq.evaluation.peak_memory --output "$run_dir/peak_memory.json" -- \
         bash "$ROOT/scripts/train.sh" "${COMMON_TRAIN[@]}" --model "$model" --seed "$seed" --save-dir "$run_dir" \
-        "${TRAIN_EXTRA[@]}" | awk '/\| valid \| epoch/ { sub(/.*\| valid \| /, ""); print "[compare]   valid " $0; fflush() }' \
-        || die "training $model seed $seed failed: see $run_dir/train.log"
+        "${TRAIN_EXTRA[@]}" | valid_progress || die "training $model seed $seed failed: see $run_dir/train.log"
       echo "[compare]   $(grep -m1 -o 'done training in .*' "$run_dir/train.log" || echo 'done')"
       rm -f "$run_dir/eval/result.json"  # a new model needs a new evaluation
     fi

@@ -25,6 +25,18 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 # need_value OPTION [VALUE ...]: an option's value is there, not empty and not the next option (call with "$@").
 need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see $(basename "$0") --help)" 2; }
 
+# valid_progress: reads fairseq-train's log on stdin and prints each validation summary as it arrives, as
+# "[compare]   valid epoch ... | loss ... | num_updates N". Bash's read takes one line at a time; awk (mawk) would
+# hold the lines back until a whole input block has come.
+valid_progress() {
+  local line
+  while IFS= read -r line; do
+    if [[ "$line" == *"| valid | epoch "* ]]; then
+      echo "[compare]   valid ${line#*| valid | }"
+    fi
+  done
+}
+
 require_fairseq() {
   command -v fairseq-train >/dev/null 2>&1 \
     || die "fairseq-train not found: run 'bash scripts/setup.sh' (or activate an environment with fairseq)"

@@ -1,5 +1,8 @@
 """scripts/lib/env.sh: the helpers every script sources (one-line errors, option values, usage from the header)."""
 
+import select
+import subprocess
+
 import pytest
 
 from conftest import REPO_ROOT, run
@@ -35,3 +38,23 @@ def test_need_value_refuses_a_missing_or_empty_value(tmp_path):
 
 def test_usage_prints_the_header_comment(tmp_path):
     assert bash("usage", tmp_path).stdout == "Example: the header.\n  --flag X\n"
+
+
+def test_valid_progress_passes_each_validation_on_before_the_log_ends(tmp_path):
+    script = tmp_path / "progress.sh"
+    script.write_text(f'source "{ENV_SH}"\nvalid_progress\n')
+    process = subprocess.Popen(["bash", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        process.stdin.write("2026-01-01 | INFO | train_inner | epoch 001:     50 / 253 loss=9.1\n")
+        process.stdin.write("2026-01-01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 7.9 | "
+                            "num_updates 100\n")
+        process.stdin.flush()
+        # the log is still open: the summary must come through now, not when a buffer fills or the input ends
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "no output while the log was still open"
+        assert process.stdout.readline() == ("[compare]   valid epoch 001 | valid on 'valid' subset | loss 7.9 | "
+                                             "num_updates 100\n")
+        process.stdin.close()
+        assert process.stdout.read() == "" and process.wait() == 0
+    finally:
+        process.kill()
