@@ -44,8 +44,7 @@ while [[ $# -gt 0 ]]; do
     *) die "unknown option '$1' (see scripts/compare.sh --help)" 2 ;;
   esac
 done
-[[ -n "$SETTING" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
-load_setting "$SETTING" || exit 2
+require_setting "$SETTING"
 read -r -a SEED_LIST <<<"$SEEDS"
 [[ ${#SEED_LIST[@]} -gt 0 ]] || die "--seeds names no seed, e.g. --seeds \"1 2\"" 2
 for seed in "${SEED_LIST[@]}"; do [[ "$seed" =~ ^[0-9]+$ ]] || die "seed '$seed' is not a whole number" 2; done

@@ -23,6 +23,13 @@
 
 SETTINGS=(iwslt14 wmt14-base wmt14-big multi30k multi30k-quick)
 
+# require_setting NAME: load_setting for a script's --setting; a missing or unknown one is a one-line error
+# (status 2). Needs die from lib/env.sh.
+require_setting() {
+  [[ -n "$1" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
+  load_setting "$1" || exit 2
+}
+
 _paper_defaults() {
   SRC_LANG=de; TGT_LANG=en
   MODEL_FLAGS=(--encoder-normalize-before --decoder-normalize-before --share-all-embeddings)

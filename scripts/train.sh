@@ -56,8 +56,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-[[ -n "$SETTING" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
-load_setting "$SETTING" || exit 2
+require_setting "$SETTING"
 case "$MODEL" in
   macaron) ARCH="$MACARON_ARCH"; ARCH_FLAGS=("${MACARON_FLAGS[@]}") ;;
   baseline) ARCH="$BASELINE_ARCH"; ARCH_FLAGS=("${BASELINE_FLAGS[@]}") ;;

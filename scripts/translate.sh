@@ -38,8 +38,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-[[ -n "$SETTING" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
-load_setting "$SETTING" || exit 2
+require_setting "$SETTING"
 [[ -n "$CHECKPOINT" ]] || die "--checkpoint is required: the .pt file of a trained model" 2
 [[ -f "$CHECKPOINT" ]] || die "checkpoint $CHECKPOINT does not exist: check the path or train the model first"
 DATA_DIR="${DATA_DIR:-$DATA_BIN/$DATA_NAME}"
