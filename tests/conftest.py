@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import macaron_fairseq  # noqa: F401  registers the plugin once, as fairseq's --user-dir would
 from macaron_fairseq.data import toy_corpus
@@ -19,6 +20,12 @@ BIN_DIR = Path(sys.executable).parent
 def fairseq_command(tool, *args):
     """Argument list running one of fairseq's console scripts (``train``, ``generate``...) of this environment."""
     return [str(BIN_DIR / f"fairseq-{tool}"), *map(str, args)]
+
+
+def last_checkpoint(save_dir):
+    """(updates, model weights) of a run's checkpoint_last.pt."""
+    state = torch.load(save_dir / "checkpoint_last.pt", weights_only=True)
+    return state["optimizer_history"][-1]["num_updates"], state["model"]
 
 
 def run(command, cwd=None, check=True, env=None, timeout=600):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
+from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, last_checkpoint, run
 from macaron_fairseq.checkpoint.safe_load import CheckpointError, load_checkpoint_file
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -67,17 +67,12 @@ def train_on_two_processes(data_bin, save_dir, max_update):
     return outputs
 
 
-def saved_model(save_dir):
-    state = torch.load(save_dir / "checkpoint_last.pt", weights_only=True)
-    return state["optimizer_history"][-1]["num_updates"], state["model"]
-
-
 @pytest.fixture(scope="module")
 def one_process_whole_batch(toy_data_bin, tmp_path_factory):
     """8 updates of one process, each over two batches (--update-freq 2)."""
     save_dir = tmp_path_factory.mktemp("one-process")
     run(fairseq_command("train", *train_flags(toy_data_bin, save_dir, 8), "--update-freq", 2), env=ENV)
-    return saved_model(save_dir)
+    return last_checkpoint(save_dir)
 
 
 def assert_same_model(model, expected):
@@ -89,7 +84,7 @@ def assert_same_model(model, expected):
 def test_two_processes_train_the_model_of_one_with_the_whole_batch(toy_data_bin, tmp_path, one_process_whole_batch):
     outputs = train_on_two_processes(toy_data_bin, tmp_path, max_update=8)
     assert "distributed init (rank 1)" in outputs[1] and "done training" in outputs[0]
-    num_updates, model = saved_model(tmp_path)
+    num_updates, model = last_checkpoint(tmp_path)
     expected_updates, expected_model = one_process_whole_batch
     assert num_updates == expected_updates == 8
     assert_same_model(model, expected_model)
@@ -100,7 +95,7 @@ def test_two_processes_resume_from_a_broadcast_checkpoint(toy_data_bin, tmp_path
     outputs = train_on_two_processes(toy_data_bin, tmp_path, max_update=8)
     # rank 0 reads the file; rank 1 gets the state through torch.load of the broadcast (weights-only)
     assert "Loaded checkpoint" in outputs[0] and "(epoch 1 @ 4 updates)" in outputs[0]
-    num_updates, model = saved_model(tmp_path)
+    num_updates, model = last_checkpoint(tmp_path)
     assert num_updates == 8
     assert_same_model(model, one_process_whole_batch[1])
 

@@ -7,6 +7,7 @@ import pytest
 from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
+from prepared_data import assert_split_sizes, read
 from macaron_fairseq.data import toy_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare-iwslt14.sh"
@@ -102,11 +103,6 @@ def prepare(archive, tmp_path, *flags, check=True):
     return run(["bash", SCRIPT, str(archive), *flags], env=env, check=check)
 
 
-def read(path):
-    """The lines of a text file, split at \\n only (as the scripts count them)."""
-    return path.read_bytes().decode("utf-8").split("\n")[:-1]
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("iwslt14")
@@ -134,13 +130,7 @@ def test_split_sizes_follow_the_recipe(prepared):
     out = root / "data-bin" / "iwslt14.de-en"
     kept = len(training_text()[1])
     sizes = {"train": kept - kept // 23, "valid": kept // 23, "test": 3 * len(TEST_SETS)}
-    d = Dictionary.load(str(out / "dict.de.txt"))
-    for split, size in sizes.items():
-        for lang in ("de", "en"):
-            assert len(data_utils.load_indexed_dataset(str(out / f"{split}.de-en.{lang}"), d)) == size
-            if split != "train":
-                for kind in ("detok", "tok"):
-                    assert len(read(out / "refs" / f"{split}.{kind}.{lang}")) == size
+    assert_split_sizes(out, "de-en", sizes)
 
 
 def test_references_strip_xml_and_keep_case_and_order(prepared):

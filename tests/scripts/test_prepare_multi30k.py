@@ -9,6 +9,7 @@ import pytest
 from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
+from prepared_data import read
 from macaron_fairseq.data import toy_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare-multi30k.sh"
@@ -23,11 +24,6 @@ EVALUATION_SPLITS = ("valid", "test", "test1")
 def prepare(root, *args, env=None, check=True):
     env = {"DATA_BIN": str(root / "data-bin"), "DATA_WORK": str(root / "work"), "MULTI30K_RAW_DIR": "", **(env or {})}
     return run(["bash", SCRIPT, *map(str, args)], env=env, check=check)
-
-
-def read(path):
-    """The lines of a text file, split at \\n only (as the scripts count them)."""
-    return path.read_bytes().decode("utf-8").split("\n")[:-1]
 
 
 def raw_lines(raw_dir, split, lang):

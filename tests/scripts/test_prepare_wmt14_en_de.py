@@ -7,6 +7,7 @@ import pytest
 from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
+from prepared_data import assert_split_sizes, read
 from macaron_fairseq.data import toy_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare-wmt14-en-de.sh"
@@ -46,7 +47,7 @@ def sgm(kind, setid, lang, segments):
     body = [f'<seg id="{number}">{text}</seg>' for number, text in enumerate(segments, start=1)]
     return "\n".join([
         f'<{kind} setid="{setid}" srclang="any" trglang="{lang}">',
-        f'<doc sysid="ref" docid="doc-1" genre="news" origlang="en">', "<p>", *body, "</p>", "</doc>", f"</{kind}>", "",
+        '<doc sysid="ref" docid="doc-1" genre="news" origlang="en">', "<p>", *body, "</p>", "</doc>", f"</{kind}>", "",
     ])
 
 
@@ -101,11 +102,6 @@ def prepare(archive_dir, tmp_path, check=True):
     return run(["bash", SCRIPT, "--archive-dir", str(archive_dir)], env=env, check=check)
 
 
-def read(path):
-    """The lines of a text file, split at \\n only (as the scripts count them)."""
-    return path.read_bytes().decode("utf-8").split("\n")[:-1]
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("wmt14")
@@ -116,14 +112,8 @@ def prepared(tmp_path_factory):
 def test_split_sizes_follow_the_recipe(prepared):
     out, _ = prepared
     sizes = {"train": len(training_corpora()[1]), "valid": 6, "test": 7}
-    d = Dictionary.load(str(out / "dict.en.txt"))
     assert (out / "dict.en.txt").read_text() == (out / "dict.de.txt").read_text()
-    for split, size in sizes.items():
-        for lang in ("en", "de"):
-            assert len(data_utils.load_indexed_dataset(str(out / f"{split}.en-de.{lang}"), d)) == size
-            if split != "train":
-                for kind in ("detok", "tok"):
-                    assert len(read(out / "refs" / f"{split}.{kind}.{lang}")) == size
+    assert_split_sizes(out, "en-de", sizes)
     assert (out / "spm.model").is_file() and (out / "spm.vocab").is_file()
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import REPO_ROOT, TINY_MODEL_FLAGS, run
+from conftest import REPO_ROOT, TINY_MODEL_FLAGS, last_checkpoint, run
 
 TRAIN_SH = REPO_ROOT / "scripts" / "train.sh"
 MAX_UPDATE = 60
@@ -50,16 +50,11 @@ def start_and_kill_once(command, kill_when_exists):
     return process.returncode
 
 
-def final_model(save_dir):
-    state = torch.load(save_dir / "checkpoint_last.pt", weights_only=True)
-    return state["optimizer_history"][-1]["num_updates"], state["model"]
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(toy_data_bin, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("uninterrupted")
     run(train_sh(toy_data_bin, save_dir), env=ENV)
-    return final_model(save_dir)
+    return last_checkpoint(save_dir)
 
 
 def test_killed_run_resumes_and_ends_with_the_uninterrupted_model(toy_data_bin, tmp_path, uninterrupted):
@@ -76,7 +71,7 @@ def test_killed_run_resumes_and_ends_with_the_uninterrupted_model(toy_data_bin, 
     resumed = re.search(r"Loaded checkpoint \S+ \(epoch \d+ @ (\d+) updates\)", output)
     assert resumed and int(resumed.group(1)) in range(SAVE_INTERVAL_UPDATES, MAX_UPDATE, SAVE_INTERVAL_UPDATES)
 
-    num_updates, model = final_model(save_dir)
+    num_updates, model = last_checkpoint(save_dir)
     expected_updates, expected_model = uninterrupted
     assert num_updates == expected_updates == MAX_UPDATE
     assert model.keys() == expected_model.keys()
