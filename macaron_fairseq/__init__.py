@@ -1,14 +1,29 @@
 """Macaron Net (Lu et al. 2019) for fairseq: ``fairseq-train --user-dir macaron_fairseq --arch macaron_transformer ...``.
 
-Importing the package registers the model and its architectures, makes fairseq load its checkpoints weights-only
-on torch >= 2.6 and write their copies atomically, names checkpoints that are missing or do not fit the model,
-keeps fairseq from dropping the last batch of a dataset, and prints this project's errors as one line.
+Loaded by fairseq, the package does two things: it registers the models and their architectures
+(:mod:`macaron_fairseq.models`), and it applies the plugin's fixes to fairseq and torch
+(:mod:`macaron_fairseq.fairseq_fixes` lists them). Both need fairseq, whose import takes seconds, so they happen
+only when fairseq is already imported: ``--user-dir`` imports this package from a running fairseq command. The
+tools that need no fairseq (corpus preparation, BLEU, reports: ``python -m macaron_fairseq.data.prepare_corpus``)
+then start without it. Code that imports this package before fairseq and then uses fairseq with the plugin calls
+:func:`register` (a second call does nothing).
+
+Why not a sibling package holding the light tools: ``--user-dir`` must keep naming this folder, so the tools would
+have to move out of it, and every ``python -m macaron_fairseq.<tool>`` command with them.
 """
 
-from macaron_fairseq import errors
-from macaron_fairseq.checkpoint import safe_load  # noqa: F401
-from macaron_fairseq.checkpoint import atomic_save, broadcast_load, load_errors  # noqa: F401
-from macaron_fairseq.data import batching  # noqa: F401
-from macaron_fairseq.models import macaron_transformer  # noqa: F401
+import sys
 
-errors.install_excepthook()
+
+def register():
+    """Registers the models with fairseq and applies the fixes (importing fairseq); idempotent."""
+    # Python imports each module once, so each model registers once, whoever imports it first: this function, or
+    # fairseq's --user-dir loader, which imports every module of models/ after this package.
+    from macaron_fairseq import models  # noqa: F401
+    from macaron_fairseq.fairseq_fixes import apply_fixes
+
+    apply_fixes()
+
+
+if "fairseq" in sys.modules:
+    register()

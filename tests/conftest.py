@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import macaron_fairseq  # noqa: F401  registers the plugin once, as fairseq's --user-dir would
+import macaron_fairseq
 from macaron_fairseq.data import toy_corpus
+
+macaron_fairseq.register()  # the models and fixes, as fairseq's --user-dir loads them
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO_ROOT / "macaron_fairseq"

@@ -39,9 +39,4 @@ def copy_then_rename(copy):
             raise
         return True
 
-    copy_atomically.writes_atomically = True
     return copy_atomically
-
-
-if not getattr(PathManager.copy, "writes_atomically", False):
-    PathManager.copy = staticmethod(copy_then_rename(PathManager.copy))

@@ -36,10 +36,4 @@ def receive_weights_only(broadcast_object_slow):
         with torch.serialization.safe_globals(BROADCAST_TYPES):
             return broadcast_object_slow(*args, **kwargs)
 
-    broadcast_object_slow_with_config_types.allows_broadcast_types = True
     return broadcast_object_slow_with_config_types
-
-
-# broadcast_object and broadcast_tensors call it by its module-level name
-if not getattr(distributed_utils._broadcast_object_slow, "allows_broadcast_types", False):
-    distributed_utils._broadcast_object_slow = receive_weights_only(distributed_utils._broadcast_object_slow)

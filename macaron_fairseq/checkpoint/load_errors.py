@@ -13,18 +13,17 @@ fairseq reports these deep in its loading code, as tracebacks whose last line is
   checkpoint found" and trains from scratch, which a user notices days later.
 
 Each becomes a :class:`CheckpointError` naming the file, the cause and the fix. The wrappers replace fairseq's
-functions by module (or class) attribute, as fairseq's commands look them up when called; nothing is loaded
-from a file that fails these checks beyond what fairseq itself had already read.
+functions by module (or class) attribute (in :mod:`macaron_fairseq.fairseq_fixes`), as fairseq's commands look
+them up when called; nothing is loaded from a file that fails these checks beyond what fairseq itself had already
+read.
 """
 
 import functools
 import os
 import re
 
-from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
 from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
-from fairseq.trainer import Trainer
 
 from macaron_fairseq.checkpoint.safe_load import CheckpointError, checkpoint_error, load_checkpoint_file
 
@@ -115,7 +114,6 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
                     ) from error
             raise
 
-    load_model_ensemble_and_task_explained.explains_errors = True
     return load_model_ensemble_and_task_explained
 
 
@@ -140,7 +138,6 @@ def explain_resume_errors(load_checkpoint):
                 f"trained with, or train into another --save-dir"
             ) from error
 
-    load_checkpoint_explained.explains_errors = True
     return load_checkpoint_explained
 
 
@@ -160,15 +157,4 @@ def refuse_missing_restore_file(load_checkpoint):
                 )
         return load_checkpoint(cfg, trainer, **passthrough_args)
 
-    load_checkpoint_if_restore_file_exists.explains_errors = True
     return load_checkpoint_if_restore_file_exists
-
-
-if not getattr(checkpoint_utils.load_model_ensemble_and_task, "explains_errors", False):
-    checkpoint_utils.load_model_ensemble_and_task = explain_ensemble_errors(
-        checkpoint_utils.load_model_ensemble_and_task
-    )
-if not getattr(Trainer.load_checkpoint, "explains_errors", False):
-    Trainer.load_checkpoint = explain_resume_errors(Trainer.load_checkpoint)
-if not getattr(checkpoint_utils.load_checkpoint, "explains_errors", False):
-    checkpoint_utils.load_checkpoint = refuse_missing_restore_file(checkpoint_utils.load_checkpoint)

@@ -5,10 +5,12 @@ checkpoint fairseq saved is refused (``Unsupported global: GLOBAL argparse.Names
 would unpickle anything, which runs code from the file. Instead the few types fairseq writes into its
 checkpoints are allow-listed, so they load and any other pickled object is still refused.
 
-The allow-list is process-wide (``torch.serialization.add_safe_globals``); the checkpoint state that distributed
-training broadcasts between workers when a run resumes needs a few more types (see ``broadcast_load``). Failures of
+For fairseq's own loads the allow-list is process-wide (torch's safe globals, set in
+:mod:`macaron_fairseq.fairseq_fixes`); :func:`load_checkpoint_file` allows the same types for its own load only, so
+that tools reading checkpoints need not import fairseq. The checkpoint state that distributed training broadcasts
+between workers when a run resumes needs a few more types (see ``broadcast_load``). Failures of
 ``checkpoint_utils.load_checkpoint_to_cpu``, through which every fairseq command loads checkpoints, become a
-:class:`CheckpointError` naming the file and the cause.
+:class:`CheckpointError` naming the file and the cause (:func:`refuse_unsafe_loads`).
 
 Before loading, every record of the checkpoint's zip archive is checked against its stored CRC-32: ``torch.load``
 does not check them, and loads a file damaged on disk or in a copy with silently wrong weights. (Reading the file
@@ -25,7 +27,6 @@ import shlex
 import zipfile
 
 import torch
-from fairseq import checkpoint_utils
 
 from macaron_fairseq.errors import MacaronFairseqError
 
@@ -39,18 +40,20 @@ class CheckpointError(MacaronFairseqError):
     """A checkpoint that cannot or must not be loaded."""
 
 
-def allow_fairseq_checkpoint_types():
-    torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_TYPES)
-
-
 def load_checkpoint_file(path):
     """``torch.load(path)`` weights-only, to CPU, with the allow-list; raises :class:`CheckpointError`."""
     try:
         verify_checksums(path)
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, torch.serialization.safe_globals(_not_yet_allowed(FAIRSEQ_CHECKPOINT_TYPES)):
             return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
     except Exception as error:
         raise checkpoint_error(path, error) from error
+
+
+def _not_yet_allowed(types):
+    # torch's safe_globals context removes its types on exit, even those that were allowed process-wide before
+    allowed = torch.serialization.get_safe_globals()
+    return [allowed_type for allowed_type in types if allowed_type not in allowed]
 
 
 def verify_checksums(path):
@@ -125,10 +128,4 @@ def refuse_unsafe_loads(load_checkpoint_to_cpu):
                 raise
             raise converted from error
 
-    load_checkpoint_to_cpu_weights_only.refuses_unsafe_loads = True
     return load_checkpoint_to_cpu_weights_only
-
-
-allow_fairseq_checkpoint_types()
-if not getattr(checkpoint_utils.load_checkpoint_to_cpu, "refuses_unsafe_loads", False):
-    checkpoint_utils.load_checkpoint_to_cpu = refuse_unsafe_loads(checkpoint_utils.load_checkpoint_to_cpu)

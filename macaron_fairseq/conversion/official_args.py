@@ -109,6 +109,8 @@ def plugin_training_args(their_args):
     if activation_dropout is not None:
         command_line += ["--activation-dropout", str(activation_dropout)]
 
+    # fairseq's --user-dir loader skips a package that is already imported, as this one is here
+    macaron_fairseq.register()
     args = parse_fairseq_command_line(command_line)
     for attribute in UNPARSED_VALUES:
         if getattr(their_args, attribute, None) is not None:

@@ -5,13 +5,13 @@ Since December 2022 fairseq (and the fairseq-fixed release) ends ``data_utils.ba
 ``--required-batch-size-multiple 8`` every pass over a dataset whose size is not a multiple of 8 then skips its
 last batch, which holds the longest sentences: ``fairseq-generate`` scores a subset of the test set, validation
 loss leaves those sentences out, and training never sees them. Every fairseq task batches through this function,
-so it is restored here once, as in fairseq v0.12.2: the last batch is kept even when it is not a full multiple.
+so the wrapper here (installed by :mod:`macaron_fairseq.fairseq_fixes`) restores fairseq v0.12.2's behaviour:
+the last batch is kept even when it is not a full multiple.
 """
 
 import functools
 
 import numpy as np
-from fairseq.data import data_utils
 
 
 def keep_last_batch(batch_by_size):
@@ -38,9 +38,4 @@ def keep_last_batch(batch_by_size):
             batches = list(batches) + [indices[batched:]]
         return batches
 
-    batch_by_size_keeping_every_index.keeps_last_batch = True
     return batch_by_size_keeping_every_index
-
-
-if not getattr(data_utils.batch_by_size, "keeps_last_batch", False):
-    data_utils.batch_by_size = keep_last_batch(data_utils.batch_by_size)

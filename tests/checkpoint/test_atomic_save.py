@@ -15,6 +15,7 @@ from fairseq.file_io import PathManager
 
 from macaron_fairseq.checkpoint import atomic_save
 from macaron_fairseq.checkpoint.safe_load import CheckpointError
+from macaron_fairseq.fairseq_fixes import is_patched
 
 
 def write_checkpoint(path, num_updates):
@@ -41,7 +42,7 @@ def save_dir(tmp_path):
 
 
 def test_fairseq_copies_checkpoints_through_the_atomic_copy(save_dir):
-    assert checkpoint_utils.PathManager.copy.writes_atomically
+    assert is_patched(checkpoint_utils.PathManager, "copy", atomic_save.copy_then_rename)
     assert PathManager.copy(str(save_dir / "checkpoint_1_20.pt"), str(save_dir / "checkpoint_last.pt"), overwrite=True)
     assert saved_updates(save_dir / "checkpoint_last.pt") == 20
     assert sorted(p.name for p in save_dir.iterdir()) == ["checkpoint_1_20.pt", "checkpoint_last.pt"]
@@ -65,6 +66,8 @@ KILLED_MID_COPY = textwrap.dedent("""
     import os, shutil, signal, sys
     import macaron_fairseq
     from fairseq.file_io import PathManager
+
+    macaron_fairseq.register()
 
     def copy_half_then_die(src, dst):
         with open(src, "rb") as source, open(dst, "wb") as target:

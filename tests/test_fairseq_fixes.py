@@ -1,0 +1,112 @@
+"""The plugin's changes to fairseq and torch: each applied once, from one place; the tools that need no fairseq
+start without importing it or torch."""
+
+import pkgutil
+import re
+import subprocess
+import sys
+
+import pytest
+
+import macaron_fairseq
+from conftest import PLUGIN_DIR, REPO_ROOT
+from macaron_fairseq import fairseq_fixes
+from macaron_fairseq.fairseq_fixes import FIXES, Wrap, apply_fixes, patch
+
+
+@pytest.mark.parametrize("fix", FIXES, ids=lambda fix: fix.target)
+def test_every_listed_fix_is_applied_once_the_plugin_is_registered(fix):
+    assert fix.is_applied()
+    assert fix.fixes and fix.works_around
+
+
+def test_applying_the_fixes_again_wraps_nothing_twice():
+    wraps = [fix for fix in FIXES if isinstance(fix, Wrap)]
+    before = [getattr(fix.owner, fix.name) for fix in wraps]
+    apply_fixes()
+    macaron_fairseq.register()
+    assert [getattr(fix.owner, fix.name) for fix in wraps] == before
+    for fix, replacement in zip(wraps, before):
+        original = replacement.__wrapped__
+        assert getattr(original, fairseq_fixes.PATCHED_BY, None) is None, f"{fix.target} is wrapped twice"
+
+
+LOADED_AS_USER_DIR = """
+import sys
+from fairseq import options
+from fairseq.models import ARCH_MODEL_REGISTRY
+options.parse_args_and_arch(options.get_training_parser(), input_args=[
+    "data-bin", "--task", "translation", "--user-dir", "macaron_fairseq", "--arch", "macaron_transformer"])
+from macaron_fairseq.fairseq_fixes import FIXES
+print("macaron_transformer" in ARCH_MODEL_REGISTRY, [fix.target for fix in FIXES if not fix.is_applied()])
+"""
+
+
+def test_fairseq_loading_the_relative_user_dir_registers_the_models_and_applies_every_fix():
+    result = subprocess.run([sys.executable, "-c", LOADED_AS_USER_DIR], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "True []"
+
+
+def test_each_target_is_changed_by_one_fix():
+    targets = [fix.target for fix in FIXES]
+    assert len(set(targets)) == len(targets)
+
+
+class Owner:
+    @staticmethod
+    def double(x):
+        return 2 * x
+
+    def triple(self, x):
+        return 3 * x
+
+
+def add_one(function):
+    def function_plus_one(*args):
+        return function(*args) + 1
+
+    return function_plus_one
+
+
+@pytest.mark.parametrize("name", ["double", "triple"])
+def test_patch_wraps_once_and_keeps_static_methods_static(monkeypatch, name):
+    monkeypatch.setattr(Owner, name, Owner.__dict__[name])  # restored after the test
+    patch(Owner, name, add_one)
+    patch(Owner, name, add_one)
+    assert getattr(Owner(), name)(10) == (21 if name == "double" else 31)
+    assert fairseq_fixes.is_patched(Owner, name, add_one)
+
+
+def light_modules():
+    """Every module of the data and evaluation packages: corpus preparation, tokenization, BPE, scoring, records,
+    reports, significance, log parsing."""
+    return sorted(
+        f"macaron_fairseq.{package}.{module.name}"
+        for package in ("data", "evaluation")
+        for module in pkgutil.iter_modules([str(PLUGIN_DIR / package)])
+    )
+
+
+IMPORTED_TOP_LEVEL = re.compile(r"\|\s+(torch|fairseq)$", flags=re.MULTILINE)
+"""A line of ``python -X importtime`` for the import of the torch or fairseq package itself."""
+
+
+def heavy_imports_of(module):
+    """torch and fairseq, as far as ``python -X importtime -m module --help`` imports them."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", module, "--help"], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return IMPORTED_TOP_LEVEL.findall(result.stderr)
+
+
+@pytest.mark.parametrize("module", light_modules())
+def test_tools_start_without_torch_or_fairseq(module):
+    assert heavy_imports_of(module) == []
+
+
+def test_the_import_check_sees_torch_where_a_tool_needs_it():
+    assert heavy_imports_of("macaron_fairseq.checkpoint.average") == ["torch"]
