@@ -1,7 +1,8 @@
-"""BLEU two ways: sacreBLEU on detokenized text, and the tokenized BLEU that the paper reports.
+"""BLEU two ways: sacreBLEU on detokenized text, and the tokenized BLEU that the paper reports; and chrF.
 
 sacreBLEU (Post 2018) scores detokenized hypotheses against untokenized references with its own tokenizer, and
-its signature says how; that is the number readers compare today. The paper's numbers are tokenized BLEU, in two
+its signature says how; that is the number readers compare today. chrF (Popović 2015, sacreBLEU's
+``corpus_chrf``, with its own signature) is scored on the same detokenized text. The paper's numbers are tokenized BLEU, in two
 variants (settings.sh names each setting's as TOKENIZED_BLEU):
 
 - ``lowercase`` (IWSLT14, Multi30k): BLEU on the lowercased Moses tokens of hypothesis and reference, as fairseq's
@@ -20,16 +21,18 @@ Without ``--ref-detok``/``--ref-tok`` the log's own T- lines are the (tokenized)
 """
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics import BLEU, CHRF
 from sacremoses import MosesDetokenizer, MosesTokenizer
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import read_lines, write_json, write_lines
 from macaron_fairseq.evaluation.generate_output import in_sentence_order, read_generate_output
+from macaron_fairseq.evaluation.record import SplitScores
 
 TOKENIZED_BLEU_VARIANTS = ("lowercase", "compound-split")
 
@@ -73,6 +76,12 @@ def sacrebleu_score(hypotheses, references, lowercase=False):
     return bleu.corpus_score(hypotheses, [references]).score, str(bleu.get_signature())
 
 
+def chrf_score(hypotheses, references, lowercase=False):
+    """Corpus chrF of detokenized ``hypotheses``; returns (score, signature string)."""
+    chrf = CHRF(lowercase=lowercase)
+    return chrf.corpus_score(hypotheses, [references]).score, str(chrf.get_signature())
+
+
 def tokens_bleu(hypotheses, references, lowercase):
     """multi-bleu.perl's BLEU: n-grams of the given whitespace tokens, no smoothing."""
     bleu = BLEU(tokenize="none", lowercase=lowercase, smooth_method="none", force=True)
@@ -107,20 +116,25 @@ def tokenized_bleu(variant, hypotheses_tok, references_tok, hypotheses_detok, re
 
 
 def score(variant, lang, hypotheses_tok, references_tok, references_detok):
-    """Both BLEU scores of Moses-tokenized hypotheses; returns a dict and the detokenized hypotheses."""
+    """Every score of Moses-tokenized hypotheses, as fields of :class:`~macaron_fairseq.evaluation.record.SplitScores`;
+    returns a dict and the detokenized hypotheses."""
     hypotheses_detok = detokenize(hypotheses_tok, lang)
     # A system trained on lowercased text (IWSLT14) cannot produce case; scoring its case would measure nothing.
     # The tokenized references are what it was trained to produce, so their case decides, and the signature shows it.
     lowercase = is_lowercased(references_tok)
     sacrebleu, signature = sacrebleu_score(hypotheses_detok, references_detok, lowercase=lowercase)
+    chrf, chrf_signature = chrf_score(hypotheses_detok, references_detok, lowercase=lowercase)
     scores = {
-        "sentences": len(hypotheses_tok),
+        "hypotheses": len(hypotheses_tok),
         "sacrebleu": sacrebleu,
         "sacrebleu_signature": signature,
+        "chrf": chrf,
+        "chrf_signature": chrf_signature,
         "tokenized_bleu": tokenized_bleu(
             variant, hypotheses_tok, references_tok, hypotheses_detok, references_detok, lang
         ),
         "tokenized_bleu_variant": variant,
+        "lowercase": lowercase,
     }
     return scores, hypotheses_detok
 
@@ -145,41 +159,50 @@ def parse_args(argv):
     return args
 
 
+def score_generate_output(generate_log, lang, variant, ref_tok=None, ref_detok=None):
+    """Scores one fairseq-generate log against the references (default: its own T- lines).
+
+    Returns the :class:`SplitScores`, and the Moses-tokenized and the detokenized hypotheses in sentence order."""
+    generated = read_generate_output(generate_log)
+    if ref_tok is not None:
+        references_tok, references_detok = read_lines(ref_tok), read_lines(ref_detok)
+        check_same_count(generated.hypotheses, generate_log, references_detok, ref_detok)
+        check_same_count(generated.hypotheses, generate_log, references_tok, ref_tok)
+        references = {"detok": ref_detok, "tok": ref_tok}
+    else:
+        targets = f"the T- lines of {generate_log}"
+        references_tok = in_sentence_order(generated.targets, targets)
+        check_same_count(generated.hypotheses, generate_log, references_tok, targets)
+        references_detok = detokenize(references_tok, lang)
+        references = {"detok": None, "tok": targets}
+    hypotheses_tok = in_sentence_order(generated.hypotheses, generate_log)
+    scores, hypotheses_detok = score(variant, lang, hypotheses_tok, references_tok, references_detok)
+    split_scores = SplitScores(
+        **scores, references=references, decode_seconds=generated.decode_seconds,
+        sentences_per_second=generated.sentences_per_second, generated_tokens=generated.generated_tokens,
+        tokens_per_second=generated.tokens_per_second,
+    )
+    return split_scores, hypotheses_tok, hypotheses_detok
+
+
 def main(argv=None):
     args = parse_args(argv)
-    result = {}
     if args.generate_log:
-        generated = read_generate_output(args.generate_log)
-        hypotheses_by_id = generated.hypotheses
-        hypotheses_source = args.generate_log
-        result.update(
-            sentences_translated=generated.sentences_translated,
-            decode_seconds=generated.decode_seconds,
-            sentences_per_second=generated.sentences_per_second,
+        scores, hypotheses_tok, hypotheses_detok = score_generate_output(
+            args.generate_log, args.lang, args.variant, args.ref_tok, args.ref_detok
         )
+        result = dataclasses.asdict(scores)
     else:
-        hypotheses_by_id = dict(enumerate(read_lines(args.hyp_tok)))
-        hypotheses_source = args.hyp_tok
-
-    if args.ref_tok is not None:
+        hypotheses_tok = read_lines(args.hyp_tok)
         references_tok, references_detok = read_lines(args.ref_tok), read_lines(args.ref_detok)
-        check_same_count(hypotheses_by_id, hypotheses_source, references_detok, args.ref_detok)
-        check_same_count(hypotheses_by_id, hypotheses_source, references_tok, args.ref_tok)
+        check_same_count(hypotheses_tok, args.hyp_tok, references_detok, args.ref_detok)
+        check_same_count(hypotheses_tok, args.hyp_tok, references_tok, args.ref_tok)
+        result, hypotheses_detok = score(args.variant, args.lang, hypotheses_tok, references_tok, references_detok)
         result["references"] = {"detok": args.ref_detok, "tok": args.ref_tok}
-    else:
-        references_tok = in_sentence_order(generated.targets, f"the T- lines of {args.generate_log}")
-        check_same_count(hypotheses_by_id, hypotheses_source, references_tok, f"the T- lines of {args.generate_log}")
-        references_detok = detokenize(references_tok, args.lang)
-        result["references"] = {"detok": None, "tok": f"T- lines of {args.generate_log}"}
-
-    hypotheses_tok = in_sentence_order(hypotheses_by_id, hypotheses_source)
     if args.hyp_tok_out:
         write_lines(args.hyp_tok_out, hypotheses_tok)
-    scores, hypotheses_detok = score(args.variant, args.lang, hypotheses_tok, references_tok, references_detok)
     if args.hyp_detok_out:
         write_lines(args.hyp_detok_out, hypotheses_detok)
-    result.update(scores)
-
     if args.json:
         write_json(args.json, result)
     else:

@@ -1,8 +1,10 @@
-"""The comparison table of Macaron runs against their baseline twins: ``results/<setting>.md`` and a plot.
+"""The comparison of Macaron runs against their baseline twins: ``results/<name>.md``, ``<name>.json`` and a plot.
 
 For each model, the runs (one per seed) of scripts/compare.sh: what their training logs say (architecture,
-parameters, time, throughput, validation loss) and what scripts/evaluate.sh scored (``eval/result.json``), with
-sacreBLEU's paired bootstrap test of each Macaron run against the baseline run of the same seed.
+parameters, time, throughput, validation loss and BLEU, why training stopped), how they shared the machine
+(``training_run.json``), and what scripts/evaluate.sh scored (``eval/result.json``). Runs are paired by seed; each
+pair's paired bootstrap, and one pooled over all pairs (the seeds' hypotheses concatenated, the references
+repeated), test Macaron against the baseline.
 
     python -m macaron_fairseq.evaluation.comparison --setting multi30k --references DATA/refs \\
         --baseline RUN ... --macaron RUN ... --output results/multi30k.md --command "scripts/compare.sh ..."
@@ -16,37 +18,53 @@ import statistics
 import sys
 from typing import Dict, List, Optional
 
-from macaron_fairseq.evaluation.files import read_lines, write_atomically
+from macaron_fairseq.evaluation.files import read_lines, write_atomically, write_json
+from macaron_fairseq.evaluation.record import EvaluationRecord
+from macaron_fairseq.evaluation.side_by_side import RECORD_NAME
 from macaron_fairseq.evaluation.significance import paired_bootstrap
 from macaron_fairseq.evaluation.training_log import TrainingLog, read_training_log
 
 MODELS = ("baseline", "macaron")
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclasses.dataclass
 class Run:
+    model: str
     directory: str
     training: TrainingLog
-    evaluation: dict
-    peak_memory_mib: Optional[float] = None  # host memory of training; see peak_memory.py
+    evaluation: EvaluationRecord
+    sharing: Optional[dict] = None  # training_run.json: how it shared the machine, its peak memory
 
     @property
     def name(self):
         return os.path.basename(os.path.normpath(self.directory))
 
+    @property
+    def peak_memory_mib(self):
+        return (self.sharing or {}).get("peak_rss_mib")
+
     def hypotheses(self, split):
         return read_lines(os.path.join(self.directory, "eval", f"{split}.hyp.detok"))
 
+    def scores(self, split):
+        return self.evaluation.splits[split]
 
-def load_run(directory):
-    training = read_training_log(os.path.join(directory, "train.log"))
-    with open(os.path.join(directory, "eval", "result.json"), encoding="utf-8") as f:
-        evaluation = json.load(f)
-    peak_memory = None
-    if os.path.exists(os.path.join(directory, "peak_memory.json")):
-        with open(os.path.join(directory, "peak_memory.json"), encoding="utf-8") as f:
-            peak_memory = json.load(f)["peak_rss_mib"]
-    return Run(directory, training, evaluation, peak_memory)
+
+def load_run(model, directory):
+    sharing = None
+    record_path = os.path.join(directory, RECORD_NAME)
+    if os.path.exists(record_path):
+        with open(record_path, encoding="utf-8") as f:
+            sharing = json.load(f)
+    return Run(model, directory, read_training_log(os.path.join(directory, "train.log")),
+               EvaluationRecord.read(os.path.join(directory, "eval", "result.json")), sharing)
+
+
+def relative(path):
+    """``path`` relative to the repository when it lies inside it, so that reports hold no machine's paths."""
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, REPOSITORY) if absolute.startswith(REPOSITORY + os.sep) else path
 
 
 def mean_and_spread(values):
@@ -63,80 +81,151 @@ def _number(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
 def _ratio(macaron, baseline):
-    if macaron is None or not baseline:
-        return "n/a"
-    return f"{macaron / baseline:.3f}"
+    return None if macaron is None or not baseline else macaron / baseline
+
+
+def _ratio_text(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _markdown(rows):
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def pairs_of(runs):
+    """(baseline, macaron) of each seed, in the order given."""
+    return list(zip(runs["baseline"], runs["macaron"]))
 
 
 def summary_table(runs: Dict[str, List[Run]], splits):
     header = ["model", "architecture", "parameters", "runs"]
     for split in splits:
-        header += [f"sacreBLEU {split}", f"tok. BLEU {split}"]
-    header += ["updates", "training s", "train tok/s", "train peak MiB", "decode sent/s"]
+        header += [f"sacreBLEU {split}", f"chrF {split}", f"tok. BLEU {split}"]
+    header += ["updates", "training s", "train tok/s", "train peak MiB", "decode sent/s", "decode tok/s"]
     rows = [header, ["---"] * len(header)]
     for model in MODELS:
         model_runs = runs[model]
         first = model_runs[0]
         row = [model, f"`{first.training.architecture}`", _number(first.training.parameters), str(len(model_runs))]
         for split in splits:
-            row.append(mean_and_spread([r.evaluation["splits"][split]["sacrebleu"] for r in model_runs]))
-            row.append(mean_and_spread([r.evaluation["splits"][split]["tokenized_bleu"] for r in model_runs]))
+            for field in ("sacrebleu", "chrf", "tokenized_bleu"):
+                row.append(mean_and_spread([getattr(r.scores(split), field) for r in model_runs]))
         row.append(_number(statistics.mean(r.training.updates for r in model_runs)))
         row.append(_number(statistics.mean(r.training.train_seconds for r in model_runs)))
         row.append(_number(_mean([r.training.tokens_per_second for r in model_runs])))
         row.append(_number(_mean([r.peak_memory_mib for r in model_runs])))
-        row.append(_number(_mean([r.evaluation["splits"][splits[0]]["sentences_per_second"] for r in model_runs]), 1))
+        row.append(_number(_mean([r.scores(splits[0]).sentences_per_second for r in model_runs]), 1))
+        row.append(_number(_mean([r.scores(splits[0]).tokens_per_second for r in model_runs])))
         rows.append(row)
     return _markdown(rows)
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return statistics.mean(values) if values else None
-
-
 def per_run_table(runs, splits):
-    header = ["run", "checkpoint"] + [f"sacreBLEU {s}" for s in splits] + [f"tok. BLEU {s}" for s in splits]
-    header += ["best valid loss", "train tok/s", "train peak MiB", "decode sent/s"]
+    header = ["run", "seed", "updates", "stopped", "checkpoint"] + [f"sacreBLEU {s}" for s in splits]
+    header += [f"chrF {s}" for s in splits] + [f"tok. BLEU {s}" for s in splits]
+    header += ["best valid loss", "train tok/s", "train peak MiB", "decode sent/s", "decode tok/s"]
     rows = [header, ["---"] * len(header)]
     for model in MODELS:
         for run in runs[model]:
-            ev = run.evaluation
-            row = [f"{model} `{run.name}`", f"`{os.path.basename(ev['checkpoint'])}`"]
-            row += [f"{ev['splits'][s]['sacrebleu']:.2f}" for s in splits]
-            row += [f"{ev['splits'][s]['tokenized_bleu']:.2f}" for s in splits]
+            row = [f"{model} `{run.name}`", str(run.training.seed), _number(run.training.updates),
+                   run.training.stopped or "unfinished", f"`{os.path.basename(run.evaluation.checkpoint)}`"]
+            for field in ("sacrebleu", "chrf", "tokenized_bleu"):
+                row += [f"{getattr(run.scores(s), field):.2f}" for s in splits]
             best_valid = min((loss for _, loss in run.training.valid_loss), default=None)
+            first = run.scores(splits[0])
             row += [_number(best_valid, 3), _number(run.training.tokens_per_second), _number(run.peak_memory_mib),
-                    _number(ev["splits"][splits[0]]["sentences_per_second"], 1)]
+                    _number(first.sentences_per_second, 1), _number(first.tokens_per_second)]
             rows.append(row)
     return _markdown(rows)
 
 
-def significance_table(runs, splits, references, samples):
-    """Macaron against the baseline of the same seed (runs paired in order), per split."""
+def overlap(first, second):
+    """The share of the two runs' joint wall time during which both trained (None without both records)."""
+    times = [(r.sharing or {}).get(k) for r in (first, second) for k in ("started", "finished")]
+    if None in times:
+        return None
+    start_a, end_a, start_b, end_b = times
+    joint = max(end_a, end_b) - min(start_a, start_b)
+    return max(0.0, min(end_a, end_b) - max(start_a, start_b)) / joint if joint > 0 else None
+
+
+def sharing_text(baseline, macaron):
+    """How the two runs of a pair shared the machine, in words."""
+    records = [run.sharing for run in (baseline, macaron)]
+    if None in records:
+        return "one after the other (no side-by-side record)"
+    if not all(record["parallel"] for record in records):
+        return "one after the other"
+
+    def share(record):
+        share = record["share"]
+        if share.get("gpu") is not None:
+            return f"GPU {share['gpu']}"
+        return f"cores {','.join(map(str, share['cpus']))} ({share['threads']} thread{'s' * (share['threads'] > 1)})"
+
+    both = overlap(baseline, macaron)
+    return (f"at the same time, baseline on {share(records[0])}, Macaron on {share(records[1])}"
+            + ("" if both is None else f"; both trained during {both:.0%} of the pair's wall time"))
+
+
+def pairs_table(runs, splits):
+    header = ["seed", "how they shared the machine", "train tok/s ratio", "decode tok/s ratio", "peak memory ratio"]
+    rows = [header, ["---"] * len(header)]
+    for baseline, macaron in pairs_of(runs):
+        rows.append([
+            str(baseline.training.seed), sharing_text(baseline, macaron),
+            _ratio_text(_ratio(macaron.training.tokens_per_second, baseline.training.tokens_per_second)),
+            _ratio_text(_ratio(macaron.scores(splits[0]).tokens_per_second,
+                               baseline.scores(splits[0]).tokens_per_second)),
+            _ratio_text(_ratio(macaron.peak_memory_mib, baseline.peak_memory_mib)),
+        ])
+    return _markdown(rows)
+
+
+def verdict(result):
+    if result.p_value >= 0.05:
+        return "no significant difference"
+    return ("Macaron better" if result.system_bleu > result.baseline_bleu else "baseline better") + " (p < 0.05)"
+
+
+def bootstrap_tests(runs, splits, references, samples):
+    """Per seed pair and pooled over the pairs, per split: {(label, split): PairedBootstrapResult}."""
+    tests = {}
+    pairs = pairs_of(runs)
+    for split in splits:
+        lowercase = pairs[0][0].scores(split).lowercase
+        for baseline, macaron in pairs:
+            tests[(f"`{baseline.name}` / `{macaron.name}`", split)] = paired_bootstrap(
+                baseline.hypotheses(split), macaron.hypotheses(split), references[split], samples=samples,
+                lowercase=lowercase)
+        if len(pairs) > 1:
+            tests[(f"pooled over {len(pairs)} seeds", split)] = paired_bootstrap(
+                [h for baseline, _ in pairs for h in baseline.hypotheses(split)],
+                [h for _, macaron in pairs for h in macaron.hypotheses(split)],
+                references[split] * len(pairs), samples=samples, lowercase=lowercase)
+    return tests
+
+
+def significance_table(tests):
     rows = [["pair", "split", "baseline sacreBLEU", "Macaron sacreBLEU", "p-value", "verdict"], ["---"] * 6]
-    for baseline, macaron in zip(runs["baseline"], runs["macaron"]):
-        for split in splits:
-            lowercase = "case:lc" in baseline.evaluation["splits"][split].get("sacrebleu_signature", "")
-            result = paired_bootstrap(baseline.hypotheses(split), macaron.hypotheses(split),
-                                      references[split], samples=samples, lowercase=lowercase)
-            if result.p_value >= 0.05:
-                verdict = "no significant difference"
-            else:
-                verdict = "Macaron better" if result.system_bleu > result.baseline_bleu else "baseline better"
-                verdict += " (p < 0.05)"
-            rows.append([f"`{baseline.name}` / `{macaron.name}`", split, f"{result.baseline_bleu:.2f}",
-                         f"{result.system_bleu:.2f}", f"{result.p_value:.4f}", verdict])
-    return _markdown(rows), result.signature
+    for (label, split), result in tests.items():
+        rows.append([label, split, f"{result.baseline_bleu:.2f}", f"{result.system_bleu:.2f}",
+                     f"{result.p_value:.4f}", verdict(result)])
+    return _markdown(rows)
 
 
-def environment():
-    """One line naming the hardware and software the runs were measured on."""
+def hardware():
+    """One line naming the hardware and software the runs were measured on (without importing torch)."""
     import platform
-
-    import fairseq
-    import torch
+    import shutil
+    import subprocess
+    from importlib import metadata
 
     processor = platform.processor() or platform.machine()
     try:
@@ -145,9 +234,21 @@ def environment():
     except (OSError, StopIteration):
         pass
     devices = f"{os.cpu_count()} CPU cores ({processor})"
-    if torch.cuda.is_available():
-        devices += ", " + ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    return f"{devices}; Python {platform.python_version()}, torch {torch.__version__}, fairseq {fairseq.__version__}"
+    if shutil.which("nvidia-smi"):
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, check=False).stdout.split("\n")
+        devices += "".join(f", {name.strip()}" for name in listed if name.strip())
+
+    def version(*distributions):
+        for distribution in distributions:
+            try:
+                return metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                continue
+        return "unknown"
+
+    return (f"{devices}; Python {platform.python_version()}, torch {version('torch')}, "
+            f"fairseq {version('fairseq-fixed', 'fairseq')}")
 
 
 def run_commands(runs):
@@ -161,53 +262,64 @@ def run_commands(runs):
     return "\n".join(lines)
 
 
+def comet_text(runs, splits):
+    scored = [r.scores(s).comet for model in MODELS for r in runs[model] for s in splits]
+    if all(score is None for score in scored):
+        return "COMET was not computed (no local COMET model was given: `scripts/evaluate.sh --comet-model PATH`)."
+    rows = [["model"] + [f"COMET {s}" for s in splits], ["---"] * (len(splits) + 1)]
+    for model in MODELS:
+        rows.append([model] + [mean_and_spread([r.scores(s).comet for r in runs[model]]) for s in splits])
+    model_name = next(r.scores(s).comet_model for m in MODELS for r in runs[m] for s in splits if r.scores(s).comet)
+    return f"COMET ({model_name}):\n\n" + _markdown(rows)
+
+
 def targets_section(runs, splits):
     """The benchmark's targets: same cost as the baseline, and at least +0.5 BLEU on every test set."""
     def ratio(value_of):
-        macaron = _mean([value_of(r) for r in runs["macaron"]])
-        baseline = _mean([value_of(r) for r in runs["baseline"]])
-        return None if macaron is None or not baseline else macaron / baseline
+        return _ratio(_mean([value_of(r) for r in runs["macaron"]]), _mean([value_of(r) for r in runs["baseline"]]))
 
     checks = [
         ("training tokens/s, Macaron / baseline", ratio(lambda r: r.training.tokens_per_second), ">= 0.97",
          lambda v: v >= 0.97),
-        ("decoding sentences/s, Macaron / baseline",
-         ratio(lambda r: r.evaluation["splits"][splits[0]]["sentences_per_second"]), ">= 0.97", lambda v: v >= 0.97),
+        ("decoding tokens/s, Macaron / baseline", ratio(lambda r: r.scores(splits[0]).tokens_per_second),
+         ">= 0.97", lambda v: v >= 0.97),
         ("training peak memory, Macaron / baseline", ratio(lambda r: r.peak_memory_mib), "<= 1.05",
          lambda v: v <= 1.05),
     ]
     rows = [["target", "measured", "goal", "met"], ["---"] * 4]
     for name, value, goal, met in checks:
-        rows.append([name, "n/a" if value is None else f"{value:.3f}", goal,
-                     "n/a" if value is None else ("yes" if met(value) else "**no**")])
+        rows.append([name, _ratio_text(value), goal, "n/a" if value is None else ("yes" if met(value) else "**no**")])
     for split in splits:
-        gain = (_mean([r.evaluation["splits"][split]["sacrebleu"] for r in runs["macaron"]])
-                - _mean([r.evaluation["splits"][split]["sacrebleu"] for r in runs["baseline"]]))
+        gain = (_mean([r.scores(split).sacrebleu for r in runs["macaron"]])
+                - _mean([r.scores(split).sacrebleu for r in runs["baseline"]]))
         rows.append([f"mean sacreBLEU gain on {split}", f"{gain:+.2f}", ">= +0.50", "yes" if gain >= 0.5 else "**no**"])
     return "## Targets\n\n" + _markdown(rows)
 
 
-def _markdown(rows):
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
-
-
-def plot_validation_loss(runs, path):
+def plot_curves(runs, path):
+    """Validation loss and, where the runs logged it (--eval-bleu), validation BLEU against updates."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for model, color in zip(MODELS, ("tab:blue", "tab:red")):
-        for i, run in enumerate(runs[model]):
-            if run.training.valid_loss:
-                updates, losses = zip(*run.training.valid_loss)
-                axes.plot(updates, losses, color=color, alpha=0.9 if i == 0 else 0.5,
-                          label=f"{model} ({run.name})", marker="." if len(updates) < 30 else None)
-    axes.set_xlabel("updates")
-    axes.set_ylabel("validation loss (label-smoothed, base 2)")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    with_bleu = any(run.training.valid_bleu for model in MODELS for run in runs[model])
+    figure, panels = plt.subplots(1, 2 if with_bleu else 1, figsize=(12 if with_bleu else 7, 4.5), squeeze=False)
+    curves = [("valid_loss", "validation loss (label-smoothed, base 2)")]
+    if with_bleu:
+        curves.append(("valid_bleu", "validation BLEU (fairseq --eval-bleu)"))
+    for axes, (field, label) in zip(panels[0], curves):
+        for model, color in zip(MODELS, ("tab:blue", "tab:red")):
+            for i, run in enumerate(runs[model]):
+                points = getattr(run.training, field)
+                if points:
+                    updates, values = zip(*points)
+                    axes.plot(updates, values, color=color, alpha=0.9 if i == 0 else 0.5,
+                              label=f"{model} ({run.name})", marker="." if len(updates) < 30 else None)
+        axes.set_xlabel("updates")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
     figure.tight_layout()
     temporary = f"{path}.tmp{os.getpid()}.png"
     figure.savefig(temporary, dpi=110)
@@ -215,59 +327,114 @@ def plot_validation_loss(runs, path):
     os.replace(temporary, path)
 
 
-def build_report(setting, runs, splits, references, command, plot_name, samples, with_targets=False):
-    baseline, macaron = runs["baseline"][0].training, runs["macaron"][0].training
-    significance, signature = significance_table(runs, splits, references, samples)
-    ratio = lambda f: _ratio(_mean([f(r) for r in runs["macaron"]]), _mean([f(r) for r in runs["baseline"]]))  # noqa: E731
+def summary_json(setting, runs, splits, tests, command, hardware_line):
+    """The machine-readable summary, ``results/<name>.json``."""
+    def run_fields(run):
+        return {
+            "model": run.model,
+            "seed": run.training.seed,
+            "run_dir": relative(run.directory),
+            "updates": run.training.updates,
+            "stopped": run.training.stopped,
+            "splits": {s: {"sacrebleu": run.scores(s).sacrebleu, "chrf": run.scores(s).chrf,
+                           "tokenized_bleu": run.scores(s).tokenized_bleu, "comet": run.scores(s).comet}
+                       for s in splits},
+            "train_tokens_per_s": run.training.tokens_per_second,
+            "decode_tokens_per_s": run.scores(splits[0]).tokens_per_second,
+            "decode_sentences_per_s": run.scores(splits[0]).sentences_per_second,
+            "peak_memory_mib": run.peak_memory_mib,
+            "parameters": run.training.parameters,
+        }
+
+    first = runs["baseline"][0].scores(splits[0])
+    pairs = pairs_of(runs)
+    return {
+        "setting": setting,
+        "command": command,
+        "hardware": hardware_line,
+        "parallel": all((r.sharing or {}).get("parallel", False) for pair in pairs for r in pair),
+        "signatures": {"sacrebleu": first.sacrebleu_signature, "chrf": first.chrf_signature,
+                       "tokenized_bleu": first.tokenized_bleu_variant},
+        "runs": [run_fields(run) for model in MODELS for run in runs[model]],
+        "pairs": [{"seed": baseline.training.seed, "sharing": sharing_text(baseline, macaron),
+                   "overlap": overlap(baseline, macaron),
+                   "train_tokens_per_s_ratio": _ratio(macaron.training.tokens_per_second,
+                                                      baseline.training.tokens_per_second)}
+                  for baseline, macaron in pairs],
+        "bootstrap": [{"pair": label.strip("`").replace("` / `", " / "), "split": split,
+                       "baseline": result.baseline_bleu, "macaron": result.system_bleu, "p_value": result.p_value}
+                      for (label, split), result in tests.items()],
+    }
+
+
+def build_report(setting, runs, splits, tests, command, plot_name, samples, hardware_line, with_targets=False):
+    baseline, macaron = runs["baseline"][0], runs["macaron"][0]
+
+    def ratio(value_of):
+        return _ratio_text(_ratio(_mean([value_of(r) for r in runs["macaron"]]),
+                                  _mean([value_of(r) for r in runs["baseline"]])))
+
+    stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [
         f"# Macaron vs. baseline: {setting}",
-        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {environment()}.",
+        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {hardware_line}.",
         "## Summary (mean ± standard deviation over runs)",
         summary_table(runs, splits),
-        f"Macaron / baseline: parameters {_ratio(macaron.parameters, baseline.parameters)}, "
+        f"Macaron / baseline: parameters {_ratio_text(_ratio(macaron.training.parameters, baseline.training.parameters))}, "
         f"training tokens/s {ratio(lambda r: r.training.tokens_per_second)}, "
         f"training peak memory {ratio(lambda r: r.peak_memory_mib)}, "
-        f"decoding sentences/s {ratio(lambda r: r.evaluation['splits'][splits[0]]['sentences_per_second'])}.",
+        f"decoding tokens/s {ratio(lambda r: r.scores(splits[0]).tokens_per_second)}, "
+        f"decoding sentences/s {ratio(lambda r: r.scores(splits[0]).sentences_per_second)}. "
+        f"Training stopped by: {', '.join(stopped)}.",
+        "## Pairs: how each seed's two runs shared the machine, and their cost ratios",
+        pairs_table(runs, splits),
         "## Runs",
         per_run_table(runs, splits),
         "Each run was trained by:\n\n" + run_commands(runs),
-        f"sacreBLEU signature: `{runs['baseline'][0].evaluation.get('sacrebleu_signature')}`; tokenized BLEU: "
-        f"{runs['baseline'][0].evaluation.get('tokenized_bleu_variant')}.",
+        f"sacreBLEU signature: `{baseline.scores(splits[0]).sacrebleu_signature}`; chrF signature: "
+        f"`{baseline.scores(splits[0]).chrf_signature}`; tokenized BLEU: "
+        f"{baseline.scores(splits[0]).tokenized_bleu_variant}. {comet_text(runs, splits)}",
         f"## Paired bootstrap ({samples} resamples, sacreBLEU)",
-        significance,
-        f"Signature: `{signature}`",
-        f"## Validation loss\n\n![validation loss against updates]({plot_name})",
+        significance_table(tests),
+        f"Signature: `{next(iter(tests.values())).signature}`",
+        f"## Validation curves\n\n![validation loss and BLEU against updates]({plot_name})",
     ]
     if with_targets:
-        sections.insert(4, targets_section(runs, splits))
+        sections.insert(5, targets_section(runs, splits))
     return "\n\n".join(sections) + "\n"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--setting", required=True)
-    parser.add_argument("--baseline", nargs="+", required=True, help="run directories of the baseline")
-    parser.add_argument("--macaron", nargs="+", required=True, help="run directories of the Macaron model")
+    parser.add_argument("--baseline", nargs="+", required=True, help="run directories of the baseline, by seed")
+    parser.add_argument("--macaron", nargs="+", required=True, help="run directories of the Macaron model, by seed")
     parser.add_argument("--references", required=True, help="the data's refs/ folder")
     parser.add_argument("--target-lang", required=True)
-    parser.add_argument("--output", required=True, help="the Markdown report; the plot goes beside it")
+    parser.add_argument("--output", required=True, help="the Markdown report; the JSON summary and plot go beside it")
     parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
     parser.add_argument("--samples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--targets", action="store_true", help="add the benchmark's targets and whether they are met")
     args = parser.parse_args(argv)
+    if len(args.baseline) != len(args.macaron):
+        parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")
 
-    runs = {"baseline": [load_run(d) for d in args.baseline], "macaron": [load_run(d) for d in args.macaron]}
-    splits = list(runs["baseline"][0].evaluation["splits"])
+    runs = {"baseline": [load_run("baseline", d) for d in args.baseline],
+            "macaron": [load_run("macaron", d) for d in args.macaron]}
+    splits = list(runs["baseline"][0].evaluation.splits)
     references = {s: read_lines(os.path.join(args.references, f"{s}.detok.{args.target_lang}")) for s in splits}
     stem = os.path.splitext(args.output)[0]
     plot_path = f"{stem}-valid-loss.png"
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    plot_validation_loss(runs, plot_path)
-    report = build_report(args.setting, runs, splits, references, args.command, os.path.basename(plot_path),
-                          args.samples, with_targets=args.targets)
+    plot_curves(runs, plot_path)
+    tests = bootstrap_tests(runs, splits, references, args.samples)
+    hardware_line = hardware()
+    report = build_report(args.setting, runs, splits, tests, args.command, os.path.basename(plot_path),
+                          args.samples, hardware_line, with_targets=args.targets)
+    write_json(f"{stem}.json", summary_json(args.setting, runs, splits, tests, args.command, hardware_line))
     write_atomically(args.output, report)
     print(report)
-    print(f"wrote {args.output} and {plot_path}")
+    print(f"wrote {args.output}, {stem}.json and {plot_path}")
 
 
 if __name__ == "__main__":

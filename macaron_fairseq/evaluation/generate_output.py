@@ -22,7 +22,7 @@ from macaron_fairseq.errors import MacaronFairseqError
 HYPOTHESIS = re.compile(r"H-(\d+)\t[^\t]*\t(.*)")
 TARGET = re.compile(r"T-(\d+)\t(.*)")
 TRANSLATED = re.compile(
-    r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s \(([\d.]+) sentences/s"
+    r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s \(([\d.]+) sentences/s, ([\d.]+) tokens/s"
 )
 
 
@@ -37,6 +37,8 @@ class GenerateOutput:
     sentences_translated: Optional[int] = None
     decode_seconds: Optional[float] = None
     sentences_per_second: Optional[float] = None
+    generated_tokens: Optional[int] = None  # subword tokens of the hypotheses, EOS included, as fairseq counts
+    tokens_per_second: Optional[float] = None
 
 
 def parse_generate_output(lines):
@@ -55,6 +57,8 @@ def parse_generate_output(lines):
                 output.sentences_translated = int(speed.group(1).replace(",", ""))
                 output.decode_seconds = float(speed.group(3))
                 output.sentences_per_second = float(speed.group(4))
+                output.generated_tokens = int(speed.group(2).replace(",", ""))
+                output.tokens_per_second = float(speed.group(5))
     return output
 
 

@@ -20,6 +20,9 @@ _ARCH = re.compile(r"\barch='(\w+)'")
 _EPOCH_TRAIN = re.compile(r"\| train \| epoch (\d+) \| (.*)$")
 _VALID = re.compile(r"\| valid \| epoch \d+ \| valid on '[^']*' subset \| (.*)$")
 _FIELD = re.compile(r"(\w+) ([-\d.e+]+)")
+_SEED = re.compile(r"(?:'seed': |\bseed=)(\d+)")
+_EARLY_STOP = "early stop since valid performance hasn't improved"
+_DONE = "done training in "
 
 
 def _fields(text):
@@ -34,6 +37,11 @@ class TrainingLog:
     train_seconds: float  # time in training steps, validation and checkpointing excluded
     target_tokens: float
     valid_loss: List[Tuple[int, float]]  # (updates, loss in base 2) after each validation
+    valid_bleu: List[Tuple[int, float]] = dataclasses.field(default_factory=list)  # with --eval-bleu
+    seed: Optional[int] = None
+    # why training ended: "patience" (--patience validations without a better loss), "max-update", or None while
+    # the run has not finished
+    stopped: Optional[str] = None
 
     @property
     def tokens_per_second(self) -> Optional[float]:
@@ -41,11 +49,15 @@ class TrainingLog:
 
 
 def parse_training_log(text) -> TrainingLog:
-    architecture = parameters = None
+    architecture = parameters = seed = None
+    early_stop = done = False
     train_epochs: Dict[int, dict] = {}
     # keyed by update count: with --validate-interval-updates an epoch validates several times
     valid_by_update: Dict[int, float] = {}
+    bleu_by_update: Dict[int, float] = {}
     for line in text.splitlines():
+        if seed is None and (found := _SEED.search(line)):
+            seed = int(found.group(1))
         if parameters is None and (found := _PARAMS.search(line)):
             parameters = int(found.group(1).replace(",", ""))
         elif architecture is None and (found := _ARCH.search(line)):
@@ -55,6 +67,12 @@ def parse_training_log(text) -> TrainingLog:
         elif found := _VALID.search(line):
             stats = _fields(found.group(1))
             valid_by_update[int(stats["num_updates"])] = stats["loss"]
+            if "bleu" in stats:
+                bleu_by_update[int(stats["num_updates"])] = stats["bleu"]
+        elif _EARLY_STOP in line:
+            early_stop = True
+        elif _DONE in line:
+            done = True
 
     updates = 0
     train_seconds = target_tokens = 0.0
@@ -66,8 +84,9 @@ def parse_training_log(text) -> TrainingLog:
         # steps, in whole seconds (its wps would be finer but counts the end-of-epoch validation too).
         target_tokens += stats["wpb"] * epoch_updates
         train_seconds += stats["train_wall"]
-    valid_loss = sorted(valid_by_update.items())
-    return TrainingLog(architecture, parameters, updates, train_seconds, target_tokens, valid_loss)
+    stopped = ("patience" if early_stop else "max-update") if done else None
+    return TrainingLog(architecture, parameters, updates, train_seconds, target_tokens,
+                       sorted(valid_by_update.items()), sorted(bleu_by_update.items()), seed, stopped)
 
 
 def read_training_log(path) -> TrainingLog:
