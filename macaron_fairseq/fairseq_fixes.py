@@ -5,23 +5,15 @@ behaviour it works around. Their logic lives in the modules named there; this mo
 :func:`apply_fixes` applies them all and is safe to call again: :func:`patch` marks each function it puts in place
 with :data:`PATCHED_BY` and leaves a function so marked as it is, so each is wrapped once. fairseq's commands look
 every patched function up by its module (or class) attribute when they call it, which is where it is replaced.
+
+Targets and wrappers are named by their dotted paths and imported when applied, so that importing this module
+imports neither fairseq nor torch: :data:`ONE_LINE_ERRORS` serves the tools that need neither.
 """
 
 import dataclasses
 import inspect
-import sys
-from typing import Callable, Sequence
-
-import torch
-from fairseq import checkpoint_utils
-from fairseq.data import data_utils
-from fairseq.distributed import utils as distributed_utils
-from fairseq.file_io import PathManager
-from fairseq.trainer import Trainer
-
-from macaron_fairseq import errors
-from macaron_fairseq.checkpoint import atomic_save, broadcast_load, load_errors, safe_load
-from macaron_fairseq.data import batching
+import pkgutil
+from typing import Sequence
 
 PATCHED_BY = "macaron_fairseq_patched_by"
 """Attribute of a function :func:`patch` put in place: the name of the wrapper that made it."""
@@ -29,10 +21,9 @@ PATCHED_BY = "macaron_fairseq_patched_by"
 
 def patch(owner, name, wrapper):
     """Replaces ``owner.name`` by ``wrapper(owner.name)``, unless it already is that replacement."""
-    original = getattr(owner, name)
-    if getattr(original, PATCHED_BY, None) == wrapper.__qualname__:
+    if is_patched(owner, name, wrapper):
         return
-    replacement = wrapper(original)
+    replacement = wrapper(getattr(owner, name))
     setattr(replacement, PATCHED_BY, wrapper.__qualname__)
     if isinstance(inspect.getattr_static(owner, name), staticmethod):
         replacement = staticmethod(replacement)  # or the class would pass its instance as the first argument
@@ -43,105 +34,109 @@ def is_patched(owner, name, wrapper):
     return getattr(getattr(owner, name), PATCHED_BY, None) == wrapper.__qualname__
 
 
-def qualified_name(owner):
-    return f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
-
-
 @dataclasses.dataclass(frozen=True)
 class Wrap:
-    """``owner.name`` replaced by ``wrapper(owner.name)``."""
+    """The function at ``target`` replaced by ``wrapper(function)``."""
 
-    owner: object
-    name: str
-    wrapper: Callable[[Callable], Callable]
+    target: str
+    wrapper: str
     fixes: str
     works_around: str
 
-    @property
-    def target(self):
-        return f"{qualified_name(self.owner)}.{self.name}"
+    def owner_and_name(self):
+        owner, _, name = self.target.rpartition(".")
+        return pkgutil.resolve_name(owner), name
 
     def apply(self):
-        patch(self.owner, self.name, self.wrapper)
+        patch(*self.owner_and_name(), pkgutil.resolve_name(self.wrapper))
 
     def is_applied(self):
-        return is_patched(self.owner, self.name, self.wrapper)
+        return is_patched(*self.owner_and_name(), pkgutil.resolve_name(self.wrapper))
 
 
 @dataclasses.dataclass(frozen=True)
 class AllowForWeightsOnlyLoads:
-    """``types`` added to torch's process-wide allow-list of what a weights-only ``torch.load`` may unpickle."""
+    """The types at ``types`` added to torch's process-wide allow-list of what a weights-only load may unpickle."""
 
-    types: Sequence[type]
+    types: str
     fixes: str
     works_around: str
-
-    @property
-    def target(self):
-        return "torch.serialization.add_safe_globals(" + ", ".join(map(qualified_name, self.types)) + ")"
+    target = "torch.serialization.get_safe_globals()"
 
     def apply(self):
-        torch.serialization.add_safe_globals(list(self.types))  # a set: adding a type twice keeps it once
+        import torch
+
+        torch.serialization.add_safe_globals(list(pkgutil.resolve_name(self.types)))  # a set: no duplicates
 
     def is_applied(self):
-        allowed = torch.serialization.get_safe_globals()
-        return all(allowed_type in allowed for allowed_type in self.types)
+        import torch
 
+        allowed = torch.serialization.get_safe_globals()
+        return all(allowed_type in allowed for allowed_type in pkgutil.resolve_name(self.types))
+
+
+ONE_LINE_ERRORS = Wrap(
+    "sys.excepthook", "macaron_fairseq.errors.print_one_line",
+    fixes="this project's errors reaching the top of a command (fairseq's with the plugin, or one of "
+          "python -m macaron_fairseq.*) print as a traceback",
+    works_around="Python prints any exception that reaches the top of a program as a traceback; fairseq's console "
+                 "scripts catch none",
+)
+"""The one fix that needs no fairseq: the package applies it whenever it is imported."""
 
 FIXES = (
+    ONE_LINE_ERRORS,
     AllowForWeightsOnlyLoads(
-        safe_load.FAIRSEQ_CHECKPOINT_TYPES,
+        "macaron_fairseq.checkpoint.safe_load.FAIRSEQ_CHECKPOINT_TYPES",
         fixes="every checkpoint fairseq saved fails to load (Unsupported global: GLOBAL argparse.Namespace)",
         works_around="fairseq 0.12 calls torch.load without weights_only, which is True by default since torch 2.6",
     ),
     Wrap(
-        checkpoint_utils, "load_checkpoint_to_cpu", safe_load.refuse_unsafe_loads,
+        "fairseq.checkpoint_utils.load_checkpoint_to_cpu", "macaron_fairseq.checkpoint.safe_load.refuse_unsafe_loads",
         fixes="a checkpoint damaged on disk loads with wrong weights; a missing, refused or unreadable one fails "
               "with a traceback",
         works_around="torch.load does not check the CRC-32 of the archive's records; fairseq 0.12 passes its "
                      "errors on as they are",
     ),
     Wrap(
-        PathManager, "copy", atomic_save.copy_then_rename,
+        "fairseq.file_io.PathManager.copy", "macaron_fairseq.checkpoint.atomic_save.copy_then_rename",
         fixes="a run killed while copying a saved checkpoint to checkpoint_last.pt leaves it truncated, and the "
               "restart fails on it",
         works_around="fairseq 0.12's save_checkpoint copies with ioPath's copy, a shutil.copyfile onto the old file",
     ),
     Wrap(
-        distributed_utils, "_broadcast_object_slow", broadcast_load.receive_weights_only,
+        "fairseq.distributed.utils._broadcast_object_slow",
+        "macaron_fairseq.checkpoint.broadcast_load.receive_weights_only",
         fixes="every resumed multi-process run stops on rank 1 (Unsupported global: GLOBAL "
               "omegaconf.dictconfig.DictConfig); broadcast_object and broadcast_tensors call it by this name",
         works_around="fairseq 0.12 unpickles the broadcast checkpoint state with torch.load, weights-only since "
                      "torch 2.6",
     ),
     Wrap(
-        checkpoint_utils, "load_model_ensemble_and_task", load_errors.explain_ensemble_errors,
+        "fairseq.checkpoint_utils.load_model_ensemble_and_task",
+        "macaron_fairseq.checkpoint.load_errors.explain_ensemble_errors",
         fixes="fairseq-generate/-interactive/-validate --path with a missing file, data of another dictionary or an "
               "unregistered architecture fail with a traceback",
         works_around="fairseq 0.12's OSError, state-dict RuntimeError and AssertionError deep in its loading code",
     ),
     Wrap(
-        Trainer, "load_checkpoint", load_errors.explain_resume_errors,
+        "fairseq.trainer.Trainer.load_checkpoint", "macaron_fairseq.checkpoint.load_errors.explain_resume_errors",
         fixes="fairseq-train resuming from a checkpoint of another architecture or dictionary fails with a "
               "traceback whose cause is only in the chained exception",
         works_around="fairseq 0.12's 'Cannot load model parameters from checkpoint' exception",
     ),
     Wrap(
-        checkpoint_utils, "load_checkpoint", load_errors.refuse_missing_restore_file,
+        "fairseq.checkpoint_utils.load_checkpoint",
+        "macaron_fairseq.checkpoint.load_errors.refuse_missing_restore_file",
         fixes="fairseq-train --restore-file naming a missing file trains from scratch without an error",
         works_around="fairseq 0.12 logs 'No existing checkpoint found' and goes on",
     ),
     Wrap(
-        data_utils, "batch_by_size", batching.keep_last_batch,
+        "fairseq.data.data_utils.batch_by_size", "macaron_fairseq.data.batching.keep_last_batch",
         fixes="every pass over a dataset whose size is not a multiple of --required-batch-size-multiple skips its "
               "last batch, the longest sentences; fairseq-generate scores what is left without a word",
         works_around="fairseq's main branch since December 2022 and fairseq-fixed 0.12.3.1 (not the v0.12.2 tag) "
                      "drop a last batch that is not a full multiple",
-    ),
-    Wrap(
-        sys, "excepthook", errors.print_one_line,
-        fixes="this plugin's errors reaching the top of a fairseq command print as a traceback through fairseq",
-        works_around="fairseq's console scripts let every exception reach the interpreter, which prints its traceback",
     ),
 )
 """Every change the plugin makes, in the order :func:`apply_fixes` applies them."""

@@ -22,10 +22,10 @@ def test_every_listed_fix_is_applied_once_the_plugin_is_registered(fix):
 
 def test_applying_the_fixes_again_wraps_nothing_twice():
     wraps = [fix for fix in FIXES if isinstance(fix, Wrap)]
-    before = [getattr(fix.owner, fix.name) for fix in wraps]
+    before = [getattr(*fix.owner_and_name()) for fix in wraps]
     apply_fixes()
     macaron_fairseq.register()
-    assert [getattr(fix.owner, fix.name) for fix in wraps] == before
+    assert [getattr(*fix.owner_and_name()) for fix in wraps] == before
     for fix, replacement in zip(wraps, before):
         original = replacement.__wrapped__
         assert getattr(original, fairseq_fixes.PATCHED_BY, None) is None, f"{fix.target} is wrapped twice"
@@ -106,6 +106,21 @@ def heavy_imports_of(module):
 @pytest.mark.parametrize("module", light_modules())
 def test_tools_start_without_torch_or_fairseq(module):
     assert heavy_imports_of(module) == []
+
+
+RAISES_WITHOUT_FAIRSEQ = """
+import sys
+import macaron_fairseq
+from macaron_fairseq.errors import MacaronFairseqError
+print(sorted(name for name in ("torch", "fairseq") if name in sys.modules))
+raise MacaronFairseqError("the input is bad: fix it")
+"""
+
+
+def test_importing_the_package_alone_prints_its_errors_in_one_line_without_fairseq():
+    result = subprocess.run([sys.executable, "-c", RAISES_WITHOUT_FAIRSEQ], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "[]\n", "error: the input is bad: fix it\n")
 
 
 def test_the_import_check_sees_torch_where_a_tool_needs_it():
