@@ -1,12 +1,14 @@
 """The ``macaron_transformer`` model: fairseq's ``transformer`` with Macaron layers.
 
-Each architecture below is a baseline preset with the Macaron layers and each FFN's inner width halved, so the
-two FFNs of a Macaron layer hold the parameters of the baseline's one (the extra LayerNorm per layer is the only
-difference, about 0.05 %).
+Each architecture below is a baseline preset with the Macaron layers. Under the default scheme, ``strang``, each
+FFN's inner width is halved, so the two FFNs of a Macaron layer hold the parameters of the baseline's one (the
+extra LayerNorm and output bias per layer are the only difference, about 0.05 %); the other schemes of
+``--macaron-scheme`` run one FFN, of the baseline's width.
 """
 
 import argparse
 import copy
+import sys
 
 from fairseq.distributed import fsdp_wrap
 from fairseq.models import register_model, register_model_architecture
@@ -25,11 +27,11 @@ from fairseq.models.transformer import (
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
 from macaron_fairseq.modules.macaron_layer import (
+    DEFAULT_MACARON_FFN_SCALE,
     MacaronTransformerDecoderLayer,
     MacaronTransformerEncoderLayer,
 )
-
-DEFAULT_MACARON_FFN_SCALE = 0.5
+from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, HALF_WIDTH_SCHEMES, SCHEMES, has_half_steps
 
 
 def positive_float(text):
@@ -73,14 +75,25 @@ class MacaronTransformerModel(TransformerModel):
         super().add_args(parser)
         parser.add_argument(
             "--macaron-ffn-scale", type=positive_float, metavar="S",
-            help=f"scale of each FFN's residual branch, x + S*FFN(x) (default: {DEFAULT_MACARON_FFN_SCALE}, "
-                 "the half step of Strang-Marchuk splitting)",
+            help=f"scale of each FFN half step of the strang schemes, x + S*FFN(x) (default: "
+                 f"{DEFAULT_MACARON_FFN_SCALE}, the half step of Strang-Marchuk splitting)",
+        )
+        parser.add_argument(
+            "--macaron-scheme", choices=list(SCHEMES),
+            help=f"order of each layer's sub-steps (default: {DEFAULT_SCHEME}, FFN/2 -> attention -> FFN/2 with "
+                 "two half-width FFNs; strang-tied: one full-width FFN run as both half steps; lie-trotter: "
+                 "attention -> FFN, fairseq's layer; reversed-lie-trotter: FFN -> attention)",
+        )
+        parser.add_argument(
+            "--macaron-learnable-scale", action="store_true",
+            help="learn each sub-step's coefficient, one scalar per sub-step and layer (<sub-step>_step in the "
+                 "checkpoint), initialised at the scheme's: the FFN half step S, else 1",
         )
 
     @classmethod
     def build_model(cls, args, task):
         base_macaron_architecture(args)
-        if not args.macaron_ffn_scale > 0:
+        if has_half_steps(args.macaron_scheme) and not args.macaron_ffn_scale > 0:
             raise ValueError(f"macaron_ffn_scale must be above 0, got {args.macaron_ffn_scale}")
         return super().build_model(args, task)
 
@@ -99,16 +112,18 @@ class MacaronTransformerModel(TransformerModel):
 
 
 def macaron_twin(baseline_preset):
-    """Architecture function: ``baseline_preset`` with each FFN's inner width halved.
+    """Architecture function: ``baseline_preset``, with each FFN's inner width halved under the strang scheme.
 
-    Widths given on the command line are taken as they are, as the width of each of the two FFNs.
+    Widths given on the command line are taken as they are, as the width of each FFN the layer holds: each of the
+    two under strang, the one under the other schemes.
     """
 
     def architecture(args):
         twin = copy.copy(args)
         baseline_preset(twin)
+        halved = (getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME) in HALF_WIDTH_SCHEMES
         for key in ("encoder_ffn_embed_dim", "decoder_ffn_embed_dim"):
-            if not hasattr(args, key):
+            if not hasattr(args, key) and halved:
                 setattr(args, key, getattr(twin, key) // 2)
         base_macaron_architecture(args)
         baseline_preset(args)
@@ -117,8 +132,24 @@ def macaron_twin(baseline_preset):
     return architecture
 
 
+def usage_error(message):
+    """Refuses the model's flags as argparse refuses one: an ``error:`` line and exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def base_macaron_architecture(args):
-    args.macaron_ffn_scale = getattr(args, "macaron_ffn_scale", DEFAULT_MACARON_FFN_SCALE)
+    # None where a checkpoint saved without the option is upgraded with its parser's default
+    args.macaron_scheme = getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME
+    args.macaron_learnable_scale = bool(getattr(args, "macaron_learnable_scale", False))
+    if has_half_steps(args.macaron_scheme):
+        if getattr(args, "macaron_ffn_scale", None) is None:
+            args.macaron_ffn_scale = DEFAULT_MACARON_FFN_SCALE
+    elif getattr(args, "macaron_ffn_scale", None) is not None:
+        usage_error(f"--macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme "
+                    f"{args.macaron_scheme} has none (its FFN step is whole): drop --macaron-ffn-scale")
+    if getattr(args, "cross_self_attention", False):
+        usage_error("--cross-self-attention is not supported by macaron_transformer: drop it")
 
 
 BASELINE_TWINS = {

@@ -11,6 +11,7 @@ from fairseq.tasks.translation import TranslationTask
 from conftest import PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
 from macaron_fairseq.models.macaron_transformer import BASELINE_TWINS, MacaronTransformerModel
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerDecoderLayer, MacaronTransformerEncoderLayer
+from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
 
 def joined_dictionary(size):
@@ -71,10 +72,60 @@ def test_architecture_matches_its_baseline_twin(macaron_arch):
     assert added == {"macaron_fc1", "macaron_fc2", "macaron_layer_norm"}
 
 
+@pytest.mark.parametrize("learnable_scale", [False, True], ids=["fixed", "learnable"])
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+@pytest.mark.parametrize("macaron_arch", sorted(BASELINE_TWINS))
+def test_every_scheme_has_the_parameters_of_the_baseline_twin(macaron_arch, scheme, learnable_scale):
+    flags = ["--macaron-scheme", scheme] + (["--macaron-learnable-scale"] if learnable_scale else [])
+    macaron, macaron_args = build_model(macaron_arch, *flags)
+    baseline, baseline_args = build_model(BASELINE_TWINS[macaron_arch][0])
+    halved = 2 if scheme == "strang" else 1
+    assert macaron_args.encoder_ffn_embed_dim * halved == baseline_args.encoder_ffn_embed_dim
+    assert macaron_args.decoder_ffn_embed_dim * halved == baseline_args.decoder_ffn_embed_dim
+    macaron_params, baseline_params = parameter_count(macaron), parameter_count(baseline)
+    assert abs(macaron_params - baseline_params) / baseline_params < 0.001
+    if scheme.endswith("lie-trotter") and not learnable_scale:
+        assert macaron_params == baseline_params
+        assert {k: v.shape for k, v in macaron.state_dict().items()} == {
+            k: v.shape for k, v in baseline.state_dict().items()}
+    layers = len(macaron.encoder.layers) + len(macaron.decoder.layers)
+    learned_steps = [p for name, p in macaron.named_parameters() if name.endswith("_step")]
+    sub_steps_per_layer = len(SCHEMES[scheme])  # decoder layers run them all, encoder layers all but C
+    assert len(learned_steps) == (sub_steps_per_layer * layers - len(macaron.encoder.layers) if learnable_scale else 0)
+
+
 def test_ffn_widths_given_on_the_command_line_are_kept():
     _, args = build_model("macaron_transformer_iwslt_de_en", "--encoder-ffn-embed-dim", 300)
     assert args.encoder_ffn_embed_dim == 300
     assert args.decoder_ffn_embed_dim == 512
+    _, args = build_model("macaron_transformer_iwslt_de_en", "--macaron-scheme", "strang-tied",
+                          "--decoder-ffn-embed-dim", 700)
+    assert args.encoder_ffn_embed_dim == 1024
+    assert args.decoder_ffn_embed_dim == 700
+
+
+def test_learned_step_sizes_are_named_in_the_checkpoint_state():
+    model, _ = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], "--macaron-learnable-scale",
+                           dictionary=joined_dictionary(20), device="cpu")
+    state = model.state_dict()
+    assert state["encoder.layers.0.ffn1_step"].item() == 0.5
+    assert state["decoder.layers.1.encoder_attn_step"].item() == 1.0
+    assert {key.split(".")[-1] for key in state if key.endswith("_step")} == {
+        "ffn1_step", "self_attn_step", "encoder_attn_step", "ffn2_step"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--macaron-scheme", "rk4"], "argument --macaron-scheme: invalid choice: 'rk4'"),
+    (["--macaron-scheme", "lie-trotter", "--macaron-ffn-scale", "0.5"],
+     "error: --macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme lie-trotter"),
+    (["--cross-self-attention"], "error: --cross-self-attention is not supported by macaron_transformer: drop it"),
+], ids=["unknown-scheme", "ffn-scale-without-half-steps", "cross-self-attention"])
+def test_bad_scheme_flags_are_refused_in_one_line(flags, message):
+    result = run(fairseq_command("train", "unused", "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer", *flags),
+                 check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_non_positive_ffn_scale_is_refused():
@@ -135,13 +186,14 @@ def test_bf16_forward():
     assert logits.dtype == torch.bfloat16 and torch.isfinite(logits.float()).all()
 
 
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
 @pytest.mark.parametrize("norm_flags", [[], ["--encoder-normalize-before", "--decoder-normalize-before"]],
                          ids=["post-norm", "pre-norm"])
-def test_beam_search_scores_equal_full_prefix_scores(norm_flags):
+def test_beam_search_scores_equal_full_prefix_scores(norm_flags, scheme):
     """Beam search decodes incrementally; rescoring its hypotheses with the whole prefix at once must agree."""
     torch.manual_seed(0)
     dictionary = joined_dictionary(30)
-    model, _ = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], *norm_flags,
+    model, _ = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], *norm_flags, "--macaron-scheme", scheme,
                            dictionary=dictionary, device="cpu")
     model.eval()
     src_tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 7))

@@ -3,30 +3,35 @@
     encoder: x + s*FFN_1(x) -> x + SelfAttn(x) -> x + s*FFN_2(x)
     decoder: x + s*FFN_1(x) -> x + SelfAttn(x) -> x + CrossAttn(x) -> x + s*FFN_2(x)
 
-each step with its own LayerNorm before the branch (pre-norm) or after the sum (post-norm).
+each step with its own LayerNorm before the branch (pre-norm) or after the sum (post-norm), and the other
+schemes of ``--macaron-scheme`` against theirs.
 """
 
 import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.models.transformer import TransformerConfig
+from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 
 from macaron_fairseq.modules.macaron_layer import (
     MacaronTransformerDecoderLayer,
     MacaronTransformerEncoderLayer,
     ScaledLinear,
 )
+from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
 EMBED_DIM, FFN_DIM, HEADS = 16, 8, 2
 
 
-def layer_config(normalize_before, ffn_scale):
+def layer_config(normalize_before, ffn_scale, scheme="strang", learnable_scale=False):
     cfg = TransformerConfig()
     for side in (cfg.encoder, cfg.decoder):
         side.embed_dim, side.ffn_embed_dim, side.attention_heads = EMBED_DIM, FFN_DIM, HEADS
         side.normalize_before = normalize_before
     cfg.dropout = cfg.attention_dropout = cfg.activation_dropout = 0.0
     cfg.macaron_ffn_scale = ffn_scale
+    cfg.macaron_scheme = scheme
+    cfg.macaron_learnable_scale = learnable_scale
     return cfg
 
 
@@ -141,3 +146,151 @@ def test_dropout_stays_where_the_baseline_puts_it():
     assert not torch.allclose(first, second)
     layer.eval()
     torch.testing.assert_close(layer(x, None), layer(x, None))
+
+
+def reference_scheme_layer(x, layer, scheme, pre_norm, c, encoder_out=None):
+    """The layer of ``scheme`` from its equations, with coefficients ``c`` by sub-step name; ``encoder_out`` for a
+    decoder layer, whose self-attention is causal."""
+    causal = torch.triu(torch.full((x.shape[0], x.shape[0]), float("-inf")), 1)
+
+    def ffn_step(name, norm, fc1, fc2):
+        return lambda x: step(x, norm, lambda h: ffn(h, fc1, fc2), pre_norm, c[name])
+
+    def self_attn_step(x):
+        mask = None if encoder_out is None else causal
+        return step(x, layer.self_attn_layer_norm, lambda h: attention(h, h, layer.self_attn, mask), pre_norm,
+                    c["self_attn"])
+
+    def encoder_attn_step(x):
+        if encoder_out is None:  # an encoder layer
+            return x
+        return step(x, layer.encoder_attn_layer_norm, lambda h: attention(h, encoder_out, layer.encoder_attn),
+                    pre_norm, c["encoder_attn"])
+
+    if scheme == "strang":
+        sub_steps = [ffn_step("ffn1", layer.macaron_layer_norm, layer.macaron_fc1, layer.macaron_fc2),
+                     self_attn_step, encoder_attn_step, ffn_step("ffn2", layer.final_layer_norm, layer.fc1, layer.fc2)]
+    elif scheme == "strang-tied":
+        sub_steps = [ffn_step("ffn1", layer.macaron_layer_norm, layer.fc1, layer.fc2),
+                     self_attn_step, encoder_attn_step, ffn_step("ffn2", layer.final_layer_norm, layer.fc1, layer.fc2)]
+    elif scheme == "lie-trotter":
+        sub_steps = [self_attn_step, encoder_attn_step, ffn_step("ffn", layer.final_layer_norm, layer.fc1, layer.fc2)]
+    else:
+        assert scheme == "reversed-lie-trotter"
+        sub_steps = [ffn_step("ffn", layer.final_layer_norm, layer.fc1, layer.fc2), self_attn_step, encoder_attn_step]
+    for sub_step in sub_steps:
+        x = sub_step(x)
+    return x
+
+
+def fixed_coefficients(scheme, s):
+    half = s if scheme.startswith("strang") else 1.0
+    return {"ffn1": half, "ffn2": half, "ffn": half, "self_attn": 1.0, "encoder_attn": 1.0}
+
+
+def randomize_learned_steps(layer):
+    """Moves every learned step size off its initial value, so that the test sees whether each is used."""
+    coefficients = {}
+    for name, parameter in layer.named_parameters():
+        if name.endswith("_step"):
+            with torch.no_grad():
+                parameter.uniform_(0.2, 1.5)
+            coefficients[name.removesuffix("_step")] = parameter.item()
+    return coefficients
+
+
+def build_layer(side, scheme, pre_norm, learnable_scale=False, ffn_scale=0.5):
+    torch.manual_seed(0)
+    cfg = layer_config(pre_norm, ffn_scale, scheme, learnable_scale)
+    layer = (MacaronTransformerEncoderLayer(cfg) if side == "encoder" else MacaronTransformerDecoderLayer(cfg)).eval()
+    randomize_layer_norms(layer)
+    return layer
+
+
+@pytest.mark.parametrize("learnable_scale", [False, True], ids=["fixed", "learnable"])
+@pytest.mark.parametrize("pre_norm", [True, False], ids=["pre-norm", "post-norm"])
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_every_scheme_matches_its_equations(scheme, pre_norm, learnable_scale):
+    encoder_layer = build_layer("encoder", scheme, pre_norm, learnable_scale, ffn_scale=0.3)
+    decoder_layer = build_layer("decoder", scheme, pre_norm, learnable_scale, ffn_scale=0.3)
+    c_encoder = c_decoder = fixed_coefficients(scheme, 0.3)
+    if learnable_scale:
+        c_encoder, c_decoder = randomize_learned_steps(encoder_layer), randomize_learned_steps(decoder_layer)
+    x, encoder_out = torch.randn(5, 3, EMBED_DIM), torch.randn(6, 3, EMBED_DIM)
+    causal = torch.triu(torch.full((5, 5), float("-inf")), 1)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder_layer(x, None),
+                                   reference_scheme_layer(x, encoder_layer, scheme, pre_norm, c_encoder),
+                                   atol=1e-5, rtol=1e-5)
+        actual, _, _ = decoder_layer(x, encoder_out=encoder_out, encoder_padding_mask=None, self_attn_mask=causal)
+        torch.testing.assert_close(actual,
+                                   reference_scheme_layer(x, decoder_layer, scheme, pre_norm, c_decoder, encoder_out),
+                                   atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pre_norm", [True, False], ids=["pre-norm", "post-norm"])
+def test_lie_trotter_with_a_baselines_weights_is_fairseqs_layer(pre_norm):
+    cfg = layer_config(pre_norm, 0.5, "lie-trotter")
+    torch.manual_seed(0)
+    baseline_encoder, baseline_decoder = TransformerEncoderLayerBase(cfg).eval(), TransformerDecoderLayerBase(cfg).eval()
+    randomize_layer_norms(baseline_encoder)
+    randomize_layer_norms(baseline_decoder)
+    encoder_layer, decoder_layer = MacaronTransformerEncoderLayer(cfg).eval(), MacaronTransformerDecoderLayer(cfg).eval()
+    encoder_layer.load_state_dict(baseline_encoder.state_dict())  # strict: the same names, nothing added
+    decoder_layer.load_state_dict(baseline_decoder.state_dict())
+
+    x, encoder_out = torch.randn(5, 3, EMBED_DIM), torch.randn(6, 3, EMBED_DIM)
+    source_padding = torch.zeros(3, 6, dtype=torch.bool)
+    source_padding[0, -2:] = True
+    target_padding = torch.zeros(3, 5, dtype=torch.bool)
+    target_padding[1, -1] = True
+    causal = torch.triu(torch.full((5, 5), float("-inf")), 1)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder_layer(encoder_out, source_padding),
+                                   baseline_encoder(encoder_out, source_padding), atol=1e-6, rtol=0)
+        decoder_args = dict(encoder_out=encoder_out, encoder_padding_mask=source_padding, self_attn_mask=causal,
+                            self_attn_padding_mask=target_padding, need_attn=True)
+        actual, actual_attn, _ = decoder_layer(x, **decoder_args)
+        expected, expected_attn, _ = baseline_decoder(x, **decoder_args)
+    torch.testing.assert_close(actual, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(actual_attn, expected_attn, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("learnable_scale", [False, True], ids=["fixed", "learnable"])
+@pytest.mark.parametrize("pre_norm", [True, False], ids=["pre-norm", "post-norm"])
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_incremental_decoding_equals_the_full_prefix(scheme, pre_norm, learnable_scale):
+    layer = build_layer("decoder", scheme, pre_norm, learnable_scale)
+    if learnable_scale:
+        randomize_learned_steps(layer)
+    x, encoder_out = torch.randn(5, 2, EMBED_DIM), torch.randn(6, 2, EMBED_DIM)
+    causal = torch.triu(torch.full((5, 5), float("-inf")), 1)
+    incremental_state = {}
+    with torch.no_grad():
+        full, _, _ = layer(x, encoder_out=encoder_out, self_attn_mask=causal)
+        steps = [layer(x[t : t + 1], encoder_out=encoder_out, incremental_state=incremental_state)[0]
+                 for t in range(x.shape[0])]
+    torch.testing.assert_close(torch.cat(steps), full, atol=1e-5, rtol=1e-5)
+
+
+def test_scheme_parameters_and_their_names():
+    def names(scheme, learnable_scale=False):
+        cfg = layer_config(True, 0.5, scheme, learnable_scale)
+        return {key.rsplit(".", 1)[0] for key in MacaronTransformerDecoderLayer(cfg).state_dict()}
+
+    baseline = {key.rsplit(".", 1)[0] for key in TransformerDecoderLayerBase(layer_config(True, 0.5)).state_dict()}
+    assert names("strang") == baseline | {"macaron_fc1", "macaron_fc2", "macaron_layer_norm"}
+    assert names("strang-tied") == baseline | {"macaron_layer_norm"}  # one FFN, a LayerNorm per half step
+    assert names("lie-trotter") == names("reversed-lie-trotter") == baseline
+    assert names("strang", True) - names("strang") == {"ffn1_step", "self_attn_step", "encoder_attn_step", "ffn2_step"}
+    assert names("reversed-lie-trotter", True) - baseline == {"ffn_step", "self_attn_step", "encoder_attn_step"}
+
+
+def test_learned_step_sizes_start_at_the_schemes_coefficients_and_learn():
+    encoder_layer = MacaronTransformerEncoderLayer(layer_config(True, 0.3, "strang-tied", learnable_scale=True))
+    steps = {name: p for name, p in encoder_layer.named_parameters() if name.endswith("_step")}
+    assert {name: p.item() for name, p in steps.items()} == pytest.approx(
+        {"ffn1_step": 0.3, "self_attn_step": 1.0, "ffn2_step": 0.3})
+    assert not isinstance(encoder_layer.fc2, ScaledLinear)  # the learned step is the FFN's only coefficient
+    encoder_layer(torch.randn(4, 2, EMBED_DIM), None).sum().backward()
+    assert all(p.grad is not None and p.grad.item() != 0 for p in steps.values())
