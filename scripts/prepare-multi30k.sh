@@ -3,22 +3,22 @@
 # 1,014), test (test_2016_flickr, 1,000) and test1 (test_2017_flickr, 1,000). Cased text, Moses tokenization,
 # joint sentencepiece BPE of 8,000 pieces; only training pairs with an empty side are dropped.
 #
-#   scripts/prepare-multi30k.sh [--raw-dir DIR] [--force]
+#   scripts/prepare-multi30k.sh [--raw-dir DIR] [--out DIR] [--work-dir DIR] [--force]
 #
 #   --raw-dir DIR   folder with the raw files train.{de,en}.gz, val.*, test_2016_flickr.*, test_2017_flickr.*
 #                   (default: $MULTI30K_RAW_DIR; without either they are downloaded from the GitHub repository
 #                   multi30k/dataset, data/task1/raw/). A synthetic corpus in the same layout:
 #                   python -m macaron_fairseq.data.toy_corpus DIR
+#   --out DIR       the result (default data/data-bin/multi30k.de-en): fairseq-preprocess output (joined
+#                   dictionary), spm.model, spm.vocab, refs/{valid,test,test1}.{detok,tok}.{de,en}, corpus.json
+#   --work-dir DIR  downloads and the stages a later run reuses (default data/work/multi30k.de-en)
 #   --force         rebuild everything, even when the inputs and settings have not changed
 #
-# Environment: DATA_BIN (default data/data-bin) and DATA_WORK (default data/work/multi30k.de-en), MULTI30K_URL
-# (where to download from), VENV (the Python environment, default .venv).
-# Writes $DATA_BIN/multi30k.de-en/: fairseq-preprocess output (joined dictionary), spm.model, spm.vocab and
-# refs/{valid,test,test1}.{detok,tok}.{de,en}.
+# Environment: MULTI30K_RAW_DIR (the default of --raw-dir), MULTI30K_URL (where to download from), VENV (the
+# Python environment, default .venv). The steps after download are scripts/prepare-corpus.sh's.
 set -euo pipefail
 
 TAG=prepare-multi30k
-DATA_NAME=multi30k.de-en
 SRC=de
 TGT=en
 SPLITS=(train valid test test1)
@@ -30,23 +30,25 @@ RAW_URL="${MULTI30K_URL:-https://github.com/multi30k/dataset/raw/master/data/tas
 # (German compounds above all) into pieces seen often enough to learn, and worked well for the small model of the
 # multi30k setting; a larger vocabulary would add pieces seen only a handful of times.
 BPE_SIZE=8000
-BPE_CHARACTER_COVERAGE=1.0
-BPE_TRAIN_SENTENCES=0  # all
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prepare-common.sh"
 
 RAW_DIR="${MULTI30K_RAW_DIR:-}"
+OUT="$DATA_BIN_DIR/multi30k.de-en"
+WORK_DIR="$ROOT/data/work/multi30k.de-en"
 while (($#)); do
   case "$1" in
-    --raw-dir) [[ $# -ge 2 ]] || usage_error "--raw-dir needs a folder"; RAW_DIR="$2"; shift 2 ;;
+    --raw-dir) need_value "$@"; RAW_DIR="$2"; shift 2 ;;
     --raw-dir=*) RAW_DIR="${1#*=}"; shift ;;
+    --out) need_value "$@"; OUT="$(folder_option "$1" "$2")"; shift 2 ;;
+    --work-dir) need_value "$@"; WORK_DIR="$(folder_option "$1" "$2")"; shift 2 ;;
     --force) FORCE=1; shift ;;
-    -h|--help) print_usage; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
 done
 
-prepare_init
+prepare_init "$WORK_DIR"
 
 raw_files() {  # the raw file names, split by split
   local split lang
@@ -65,7 +67,7 @@ if [[ -n "$RAW_DIR" ]]; then
     "{train,val,test_2016_flickr,test_2017_flickr}.{de,en}.gz" \
     "(or a synthetic set: python -m macaron_fairseq.data.toy_corpus DIR)"
 else
-  RAW_DIR="$DATA_WORK/download"
+  RAW_DIR="$WORK/download"
   for file in $(raw_files); do
     [[ -f "$RAW_DIR/$file" ]] && continue
     step "downloading $RAW_URL/$file"
@@ -74,32 +76,8 @@ else
         "with the raw .gz files of Multi30k task 1"
   done
 fi
-RAW_FILES=()
-for file in $(raw_files); do RAW_FILES+=("$RAW_DIR/$file"); done
 
-TOK_KEY="multi30k tok | code $(code_fingerprint) | inputs $(fingerprint "${RAW_FILES[@]}") | cased, min 1 token"
-BPE_KEY="$TOK_KEY | bpe $BPE_SIZE $BPE_CHARACTER_COVERAGE $BPE_TRAIN_SENTENCES"
-RESULT_KEY="$BPE_KEY | $SRC-$TGT"
-exit_if_current "$RESULT_KEY"
-
-build_tok_stage() {
-  local specs=() split lang
-  for split in "${SPLITS[@]}"; do specs+=("$split=$RAW_DIR/${RAW_STEM[$split]}.{lang}.gz"); done
-  step "reading the raw text of ${SPLITS[*]} from $RAW_DIR"
-  "${PREPARE[@]}" extract --langs "$SRC" "$TGT" --out-dir "$STAGE/text" "${specs[@]}"
-  step "tokenizing (Moses, cased)"
-  "${PREPARE[@]}" tokenize --langs "$SRC" "$TGT" --splits "${SPLITS[@]}" --in-dir "$STAGE/text" \
-    --out-dir "$STAGE/all" --workers "$WORKERS"
-  step "dropping training pairs with an empty side"
-  "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train --min-tokens 1 \
-    --in-dir "$STAGE/all" --out-dir "$STAGE/tok"
-  for split in "${SPLITS[@]:1}"; do
-    for lang in "$SRC" "$TGT"; do mv "$STAGE/all/$split.$lang" "$STAGE/tok/"; done
-  done
-  rm -rf "$STAGE/all" "$STAGE/text/train."*
-}
-
-run_stage "$TOK_STAGE" "$TOK_KEY" build_tok_stage
-run_stage "$BPE_STAGE" "$BPE_KEY" build_bpe_stage
-build_result "$RESULT_KEY"
-summarize
+SPLIT_FLAGS=()
+for split in "${SPLITS[@]}"; do SPLIT_FLAGS+=("--$split" "$RAW_DIR/${RAW_STEM[$split]}"); done
+# Cased text; only training pairs with an empty side are dropped.
+prepare_corpus --src "$SRC" --tgt "$TGT" "${SPLIT_FLAGS[@]}" --bpe-size "$BPE_SIZE" --min-tokens 1

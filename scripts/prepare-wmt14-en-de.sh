@@ -5,26 +5,25 @@
 # splitting (-a), cased; training pairs of 1-80 tokens with a length ratio of at most 1.5. Joint sentencepiece BPE
 # of 32,000 pieces.
 #
-#   scripts/prepare-wmt14-en-de.sh [--archive-dir DIR] [--force]
+#   scripts/prepare-wmt14-en-de.sh [--archive-dir DIR] [--out DIR] [--work-dir DIR] [--force]
 #
 #   --archive-dir DIR  folder holding training-parallel-europarl-v7.tgz, training-parallel-commoncrawl.tgz,
 #                      training-parallel-nc-v12.tgz, dev.tgz and test-full.tgz (default: download them from
-#                      statmt.org into $DATA_WORK/download, over 1.5 GB)
+#                      statmt.org into the work folder's download/, over 1.5 GB)
+#   --out DIR          the result (default data/data-bin/wmt14.en-de): fairseq-preprocess output (joined
+#                      dictionary), spm.model, spm.vocab, refs/{valid,test}.{detok,tok}.{en,de} (detok: the <seg>
+#                      text of the sgm files, as sacreBLEU reads it; tok: the model's Moses tokens), corpus.json
+#   --work-dir DIR     downloads and the stages a later run reuses (default data/work/wmt14.en-de)
 #   --force            rebuild everything, even when the archives and settings have not changed
 #
-# Environment: DATA_BIN (default data/data-bin), DATA_WORK (default data/work/wmt14.en-de), VENV (the Python
-# environment, default .venv).
-# Writes $DATA_BIN/wmt14.en-de/: fairseq-preprocess output (joined dictionary), spm.model, spm.vocab and
-# refs/{valid,test}.{detok,tok}.{en,de} (detok: the <seg> text of the sgm files, as sacreBLEU reads it; tok: the
-# model's Moses tokens). Tokenizing the 4.5 million training pairs dominates the run time: sacremoses manages a
-# few thousand sentences per second per core, and every core of the machine is used.
+# Environment: VENV (the Python environment, default .venv). It unpacks the archives and reads the <seg> text;
+# the steps after that are scripts/prepare-corpus.sh's. Tokenizing the 4.5 million training pairs dominates the
+# run time: sacremoses manages a few thousand sentences per second per core, and every core of the machine is used.
 set -euo pipefail
 
 TAG=prepare-wmt14-en-de
-DATA_NAME=wmt14.en-de
 SRC=en
 TGT=de
-SPLITS=(train valid test)
 # The archives and the addresses fairseq's examples/translation/prepare-wmt14en2de.sh fetches them from.
 ARCHIVES=(training-parallel-europarl-v7.tgz training-parallel-commoncrawl.tgz training-parallel-nc-v12.tgz
           dev.tgz test-full.tgz)
@@ -47,31 +46,34 @@ TRAIN_CORPORA=(europarl-v7.de-en commoncrawl.de-en news-commentary-v12.de-en)
 VALID_SGM=(newstest2013-src.en.sgm newstest2013-ref.de.sgm)
 TEST_SGM=(newstest2014-deen-src.en.sgm newstest2014-deen-ref.de.sgm)
 TEST_SENTENCES=3003
-MIN_TOKENS=1
-MAX_TOKENS=80
-LENGTH_RATIO=1.5
-BPE_SIZE=32000
-# Web-crawled text holds thousands of characters from other scripts, each seen a few times; 0.9999 leaves those
-# out of the pieces sentencepiece learns (they stay whole characters) rather than spending the vocabulary on them.
-BPE_CHARACTER_COVERAGE=0.9999
-# Learn the merges from a sample of 4 million of the ~9 million training lines: the frequent merges come out the
-# same, at a fraction of the memory and time.
-BPE_TRAIN_SENTENCES=4000000
+RECIPE=(--normalize-punctuation --remove-non-printing --aggressive-dash-splits --min-tokens 1 --max-tokens 80
+        --ratio 1.5 --bpe-size 32000
+        # Web-crawled text holds thousands of characters from other scripts, each seen a few times; 0.9999 leaves
+        # those out of the pieces sentencepiece learns (they stay whole characters) rather than spending the
+        # vocabulary on them.
+        --bpe-character-coverage 0.9999
+        # Learn the merges from a sample of 4 million of the ~9 million training lines: the frequent merges come
+        # out the same, at a fraction of the memory and time.
+        --bpe-train-sentences 4000000)
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prepare-common.sh"
 
 ARCHIVE_DIR=""
+OUT="$DATA_BIN_DIR/wmt14.en-de"
+WORK_DIR="$ROOT/data/work/wmt14.en-de"
 while (($#)); do
   case "$1" in
-    --archive-dir) [[ $# -ge 2 ]] || usage_error "--archive-dir needs a folder"; ARCHIVE_DIR="$2"; shift 2 ;;
+    --archive-dir) need_value "$@"; ARCHIVE_DIR="$2"; shift 2 ;;
     --archive-dir=*) ARCHIVE_DIR="${1#*=}"; shift ;;
+    --out) need_value "$@"; OUT="$(folder_option "$1" "$2")"; shift 2 ;;
+    --work-dir) need_value "$@"; WORK_DIR="$(folder_option "$1" "$2")"; shift 2 ;;
     --force) FORCE=1; shift ;;
-    -h|--help) print_usage; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
 done
 
-prepare_init
+prepare_init "$WORK_DIR"
 
 if [[ -n "$ARCHIVE_DIR" ]]; then
   [[ -d "$ARCHIVE_DIR" ]] \
@@ -85,7 +87,7 @@ if [[ -n "$ARCHIVE_DIR" ]]; then
   ((${#MISSING[@]} == 0)) || die "$ARCHIVE_DIR lacks ${MISSING[*]}: download them from ${MISSING_URLS[*]}," \
     "or leave out --archive-dir to have them downloaded"
 else
-  ARCHIVE_DIR="$DATA_WORK/download"
+  ARCHIVE_DIR="$WORK/download"
   for archive in "${ARCHIVES[@]}"; do
     [[ -f "$ARCHIVE_DIR/$archive" ]] && continue
     step "downloading ${ARCHIVE_URL[$archive]}"
@@ -95,12 +97,6 @@ else
 fi
 ARCHIVE_PATHS=()
 for archive in "${ARCHIVES[@]}"; do ARCHIVE_PATHS+=("$ARCHIVE_DIR/$archive"); done
-
-TOK_KEY="wmt14 tok | code $(code_fingerprint) | inputs $(fingerprint "${ARCHIVE_PATHS[@]}")"\
-" | cased, normalized, -a, $MIN_TOKENS-$MAX_TOKENS tokens, ratio $LENGTH_RATIO"
-BPE_KEY="$TOK_KEY | bpe $BPE_SIZE $BPE_CHARACTER_COVERAGE $BPE_TRAIN_SENTENCES"
-RESULT_KEY="$BPE_KEY | $SRC-$TGT"
-exit_if_current "$RESULT_KEY"
 
 # unpack ARCHIVE FILE...: extracts the members named FILE (in whichever folder of the archive) into $STAGE/archive.
 unpack() {
@@ -121,7 +117,8 @@ unpack() {
 # unpacked FILE: the path of an extracted member, wherever it sat in its archive.
 unpacked() { find "$STAGE/archive" -type f -name "$1" | head -1; }
 
-build_tok_stage() {
+# Stage text/: the training corpora and the <seg> text of newstest2013 (valid) and newstest2014 (test).
+build_text_stage() {
   local archive name lang corpus train_specs=() files
   for archive in "${ARCHIVES[@]}"; do
     step "unpacking $archive"
@@ -146,25 +143,17 @@ build_tok_stage() {
   ln -s "$(unpacked "${TEST_SGM[1]}")" "$STAGE/links/newstest2014.$TGT.sgm"
 
   step "reading the training text and the <seg> text of newstest2013 and newstest2014"
-  "${PREPARE[@]}" extract --langs "$SRC" "$TGT" --out-dir "$STAGE/text" \
+  "${PREPARE[@]}" extract --langs "$SRC" "$TGT" --out-dir "$STAGE" \
     "train=$(IFS=,; echo "${train_specs[*]}")" \
     "valid=$STAGE/links/newstest2013.{lang}.sgm" "test=$STAGE/links/newstest2014.{lang}.sgm"
-  rm -rf "$STAGE/archive" "$STAGE/links"
-  step "normalizing punctuation, removing non-printing characters, tokenizing (Moses -a, cased)"
-  "${PREPARE[@]}" tokenize --langs "$SRC" "$TGT" --splits "${SPLITS[@]}" --normalize-punctuation \
-    --remove-non-printing --aggressive-dash-splits --in-dir "$STAGE/text" --out-dir "$STAGE/all" --workers "$WORKERS"
-  step "cleaning training pairs ($MIN_TOKENS-$MAX_TOKENS tokens, length ratio $LENGTH_RATIO)"
-  "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train --min-tokens "$MIN_TOKENS" --max-tokens "$MAX_TOKENS" \
-    --ratio "$LENGTH_RATIO" --in-dir "$STAGE/all" --out-dir "$STAGE/tok"
-  for lang in "$SRC" "$TGT"; do mv "$STAGE/all/valid.$lang" "$STAGE/all/test.$lang" "$STAGE/tok/"; done
+  rm -rf "$STAGE/archive" "$STAGE/links" "$STAGE/tar.err"
   local test_lines
-  test_lines="$(wc -l < "$STAGE/tok/test.$SRC")"
+  test_lines="$(wc -l < "$STAGE/test.$SRC")"
   [[ "$test_lines" -eq "$TEST_SENTENCES" ]] \
     || log "note: test has $test_lines sentences, where newstest2014 (full) has $TEST_SENTENCES: check test-full.tgz"
-  rm -rf "$STAGE/all" "$STAGE/text/train."* "$STAGE/tar.err"
 }
+run_stage "$WORK/text" "wmt14 text | code $(code_fingerprint) | inputs $(fingerprint "${ARCHIVE_PATHS[@]}")" \
+  build_text_stage
 
-run_stage "$TOK_STAGE" "$TOK_KEY" build_tok_stage
-run_stage "$BPE_STAGE" "$BPE_KEY" build_bpe_stage
-build_result "$RESULT_KEY"
-summarize
+prepare_corpus --src "$SRC" --tgt "$TGT" --train "$WORK/text/train" --valid "$WORK/text/valid" \
+  --test "$WORK/text/test" "${RECIPE[@]}"

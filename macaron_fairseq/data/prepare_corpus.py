@@ -13,16 +13,19 @@ fairseq's own naming; each command checks that both sides of every split it read
         tok/train.de tok/train.en
     python -m macaron_fairseq.data.prepare_corpus bpe-encode --model bpe/spm.model --langs de en \\
         --splits train test --in-dir tok --out-dir bpe
+    python -m macaron_fairseq.data.prepare_corpus metadata --langs de en --out-dir data-bin/NAME \\
+        --splits train valid test --bpe-size 10000 [--lowercase] ... [--eval-straight-apostrophes] --min-tokens 1
 
 Bad input ends the command with one ``error: ...`` line naming the file and the fix, and exit status 1.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 from contextlib import ExitStack
 
-from macaron_fairseq.data import markup
+from macaron_fairseq.data import corpus_metadata, markup
 from macaron_fairseq.data.length_filter import KEPT, LengthFilter
 from macaron_fairseq.data.moses_tokenize import ProgressCounter, preprocess_lines
 from macaron_fairseq.data.sentencepiece_bpe import encode_as_pieces, train_joint_bpe
@@ -187,6 +190,27 @@ def bpe_encode(args):
         say(f"[bpe-encode] {split}: {lines:,} lines per side")
 
 
+# --- metadata -----------------------------------------------------------------------------------------------------
+
+
+def write_metadata(args):
+    moses = corpus_metadata.MosesOptions(
+        lowercase=args.lowercase,
+        aggressive_dash_splits=args.aggressive_dash_splits,
+        normalize_punctuation=args.normalize_punctuation,
+        remove_non_printing=args.remove_non_printing,
+    )
+    eval_moses = dataclasses.replace(moses, straight_apostrophes=args.eval_straight_apostrophes)
+    metadata = corpus_metadata.CorpusMetadata(
+        src=args.langs[0], tgt=args.langs[1], moses=moses, eval_moses=eval_moses, bpe_model="spm.model",
+        bpe_size=args.bpe_size, splits=tuple(args.splits), name=args.name,
+        # Lowercased references leave no case to score: tokenized BLEU on them is the lowercase variant.
+        tokenized_bleu="lowercase" if args.lowercase else None,
+        cleaning=dict(min_tokens=args.min_tokens, max_tokens=args.max_tokens, ratio=args.ratio),
+    )
+    corpus_metadata.write(args.out_dir, metadata)
+
+
 # --- command line -------------------------------------------------------------------------------------------------
 
 
@@ -257,6 +281,18 @@ def build_parser():
     sub.add_argument("--out-dir", required=True)
     sub.add_argument("--splits", nargs="+", required=True)
     sub.add_argument("--threads", type=positive_int, default=default_workers)
+
+    sub = command("metadata", write_metadata, f"write {corpus_metadata.FILE_NAME}: the facts of a prepared folder")
+    sub.add_argument("--out-dir", required=True)
+    sub.add_argument("--name", required=True, help="the folder's name, e.g. multi30k.de-en")
+    sub.add_argument("--splits", nargs="+", required=True, help="train first")
+    sub.add_argument("--bpe-size", type=positive_int, required=True)
+    for option in ("--lowercase", "--aggressive-dash-splits", "--normalize-punctuation", "--remove-non-printing"):
+        sub.add_argument(option, action="store_true", help="as tokenize's")
+    sub.add_argument("--eval-straight-apostrophes", action="store_true", help="tokenize's, on the evaluation splits")
+    sub.add_argument("--min-tokens", type=positive_int, default=1)
+    sub.add_argument("--max-tokens", type=positive_int, default=None)
+    sub.add_argument("--ratio", type=float, default=None)
     return parser
 
 

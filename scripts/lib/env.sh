@@ -1,29 +1,70 @@
-# Sourced by every script: the repository root, the project's virtual environment on PATH, one-line errors.
+# Sourced by every script: the repository root, the project's virtual environment on PATH, and the conventions
+# they share: one-line errors (status 1 for bad input, 2 for a bad command line), --help from the header comment,
+# the GPU probe, and paths written relative to the repository root.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 if [[ -x "$VENV/bin/python" ]]; then
   PATH="$VENV/bin:$PATH"
 fi
 PLUGIN_DIR="$ROOT/macaron_fairseq"
-DATA_BIN="${DATA_BIN:-$ROOT/data/data-bin}"
+DATA_BIN_DIR="$ROOT/data/data-bin"  # where scripts/prepare-*.sh write, data/data-bin/NAME
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-# die MESSAGE... [STATUS]: one line naming the problem and the fix, then exit (status 1 unless a last argument
-# that is a number gives it). The words of MESSAGE are joined by spaces, so long messages can be split.
+# die MESSAGE...: bad input. One line naming the problem and the fix, then exit status 1. The words of MESSAGE
+# are joined by spaces, so long messages can be split. DIED tells an exit trap that the error has been said.
 die() {
-  local status=1
-  if (($# > 1)) && [[ "${!#}" =~ ^[0-9]+$ ]]; then
-    status="${!#}"
-    set -- "${@:1:$#-1}"
-  fi
   echo "error: $*" >&2
-  exit "$status"
+  DIED=1
+  exit 1
 }
 
-# usage: the calling script's header comment, from its second line down to "set -euo pipefail".
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+# usage_error MESSAGE...: a bad command line. One line pointing to --help, then exit status 2.
+usage_error() {
+  echo "error: $* (see $(basename "$0") --help)" >&2
+  DIED=1
+  exit 2
+}
+
+# usage: the calling script's header comment, from its second line down to "set -euo pipefail", and the
+# settings of scripts/settings.sh when the script has read them.
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  if [[ -n "${SETTINGS+set}" ]]; then
+    printf '\nSettings (scripts/settings.sh): %s\n' "${SETTINGS[*]}"
+  fi
+}
 
 # need_value OPTION [VALUE ...]: an option's value is there, not empty and not the next option (call with "$@").
-need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see $(basename "$0") --help)" 2; }
+need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || usage_error "$1 needs a value"; }
+
+# cuda_device_count: the CUDA devices torch sees (0 without a GPU, or without torch).
+cuda_device_count() { python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0; }
+
+# root_relative PATH: PATH relative to the repository root when it lies inside it, else PATH as it is. Commands
+# are recorded this way (train_command.txt, results/), so that they carry no machine's folders.
+root_relative() {
+  case "$1" in
+    "$ROOT") echo . ;;
+    "$ROOT"/*) echo "${1#"$ROOT"/}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# absolute_path PATH: PATH from the root of the file system, without resolving links (the path may not exist yet).
+absolute_path() { realpath -m -s -- "$1"; }
+
+# corpus_facts DATA_DIR FIELD... [--checkpoint FILE]: fields of a prepared folder's corpus.json
+# (macaron_fairseq/data/corpus_metadata.py), one per element of the array FACTS. With --checkpoint, a model of
+# another direction than the data's is refused first. Errors are its own one line.
+corpus_facts() {
+  local data_dir="$1" arguments=() output
+  shift
+  while (($#)); do
+    if [[ "$1" == --checkpoint ]]; then arguments+=("$1" "$2"); shift 2; else arguments+=(--get "$1"); shift; fi
+  done
+  output="$(python -m macaron_fairseq.data.corpus_metadata "$data_dir" "${arguments[@]}")" || { DIED=1; exit 1; }
+  mapfile -t FACTS <<<"$output"
+}
 
 # valid_progress: reads fairseq-train's log on stdin and prints each validation summary as it arrives, as
 # "[compare]   valid epoch ... | loss ... | num_updates N". Bash's read takes one line at a time; awk (mawk) would

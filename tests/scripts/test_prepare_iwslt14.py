@@ -99,8 +99,8 @@ def write_archive(path, train=None, skip_member=None):
 
 
 def prepare(archive, tmp_path, *flags, check=True):
-    env = {"DATA_BIN": str(tmp_path / "data-bin"), "DATA_WORK": str(tmp_path / "work")}
-    return run(["bash", SCRIPT, str(archive), *flags], env=env, check=check)
+    folders = ["--out", tmp_path / "data-bin" / "iwslt14.de-en", "--work-dir", tmp_path / "work"]
+    return run(["bash", SCRIPT, archive, *flags, *folders], check=check)
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ EVALUATION_SPLITS = ("valid", "test", "test1")
 
 
 def prepare(root, *args, env=None, check=True):
-    env = {"DATA_BIN": str(root / "data-bin"), "DATA_WORK": str(root / "work"), "MULTI30K_RAW_DIR": "", **(env or {})}
-    return run(["bash", SCRIPT, *map(str, args)], env=env, check=check)
+    folders = ["--out", root / "data-bin" / "multi30k.de-en", "--work-dir", root / "work"]
+    return run(["bash", SCRIPT, *map(str, args), *folders], env={"MULTI30K_RAW_DIR": "", **(env or {})}, check=check)
 
 
 def raw_lines(raw_dir, split, lang):

@@ -98,8 +98,8 @@ def write_archives(folder, corpora=None, skip=()):
 
 
 def prepare(archive_dir, tmp_path, check=True):
-    env = {"DATA_BIN": str(tmp_path / "data-bin"), "DATA_WORK": str(tmp_path / "work")}
-    return run(["bash", SCRIPT, "--archive-dir", str(archive_dir)], env=env, check=check)
+    folders = ["--out", tmp_path / "data-bin" / "wmt14.en-de", "--work-dir", tmp_path / "work"]
+    return run(["bash", SCRIPT, "--archive-dir", archive_dir, *folders], check=check)
 
 
 @pytest.fixture(scope="module")
