@@ -8,6 +8,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 
-[[ $# -eq 2 ]] || { echo "usage: scripts/convert-official.sh IN.pt OUT.pt" >&2; exit 2; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  -*) usage_error "unknown option '$1'" ;;
+esac
+[[ $# -eq 2 ]] || usage_error "give two files, IN.pt and OUT.pt"
 [[ -x "$VENV/bin/python" ]] || die "no Python environment at $VENV: run scripts/setup.sh first, or set VENV"
 exec "$VENV/bin/python" -m macaron_fairseq.convert_official "$1" "$2"

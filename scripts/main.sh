@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: Macaron Net against its parameter-matched Transformer twin, from a fresh clone to a results table.
 #
-#   bash scripts/main.sh
+#   bash scripts/main.sh [--help]
 #
 # Sets up .venv when needed (scripts/setup.sh), prepares Multi30k De->En (from $MULTI30K_RAW_DIR, else
 # downloaded from GitHub; when neither works, a synthetic corpus this project generates), then trains the baseline
@@ -11,13 +11,19 @@
 # Environment: MULTI30K_RAW_DIR (folder of Multi30k's raw .gz files), MAIN_MAX_UPDATE (updates per model,
 # default: the setting's), MAIN_SEEDS (default "1").
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+case "${1:-}" in
+  "") ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage_error "unknown argument '$1': main.sh takes none (its settings are the environment variables above)" ;;
+esac
 
 echo "[main] setting up the environment (scripts/setup.sh)"
 bash "$ROOT/scripts/setup.sh"
-source "$ROOT/scripts/lib/env.sh"
+source "$ROOT/scripts/lib/env.sh"  # again: puts the environment setup.sh made on PATH
 
 SETTING=multi30k-quick
+DATA=()  # the setting's own data, data/data-bin/multi30k.de-en
 if bash "$ROOT/scripts/prepare-multi30k.sh"; then
   CORPUS="Multi30k (${MULTI30K_RAW_DIR:-downloaded})"
   OUTPUT="$ROOT/results/multi30k-quick.md"
@@ -27,8 +33,10 @@ else
        "using a synthetic German-English corpus instead"
   SYNTHETIC_RAW="$ROOT/data/work/synthetic-raw"
   python -m macaron_fairseq.data.toy_corpus "$SYNTHETIC_RAW" --train 20000 --eval 1000 >/dev/null
-  export DATA_BIN="$ROOT/data/data-bin/synthetic"
-  bash "$ROOT/scripts/prepare-multi30k.sh" --raw-dir "$SYNTHETIC_RAW"
+  DATA_DIR="$ROOT/data/data-bin/synthetic/multi30k.de-en"
+  bash "$ROOT/scripts/prepare-multi30k.sh" --raw-dir "$SYNTHETIC_RAW" --out "$DATA_DIR" \
+    --work-dir "$ROOT/data/work/synthetic"
+  DATA=(--data-dir "$DATA_DIR")
   CORPUS="synthetic (python -m macaron_fairseq.data.toy_corpus)"
   OUTPUT="$ROOT/results/synthetic-quick.md"
   RUNS_DIR="$ROOT/checkpoints/synthetic-quick"
@@ -36,9 +44,8 @@ fi
 echo "[main] corpus: $CORPUS"
 
 DEVICE=()
-if ! python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  DEVICE=(--cpu)
-fi
-COMPARE=(--setting "$SETTING" --seeds "${MAIN_SEEDS:-1}" --runs-dir "$RUNS_DIR" --output "$OUTPUT" "${DEVICE[@]}")
+[[ "$(cuda_device_count)" -gt 0 ]] || DEVICE=(--cpu)
+COMPARE=(--setting "$SETTING" --seeds "${MAIN_SEEDS:-1}" --runs-dir "$RUNS_DIR" --output "$OUTPUT" "${DATA[@]}"
+         "${DEVICE[@]}")
 [[ -n "${MAIN_MAX_UPDATE:-}" ]] && COMPARE+=(--max-update "$MAIN_MAX_UPDATE")
-COMPARE_COMMAND="bash scripts/main.sh   # corpus: $CORPUS" bash "$ROOT/scripts/compare.sh" "${COMPARE[@]}"
+bash "$ROOT/scripts/compare.sh" "${COMPARE[@]}" --command "bash scripts/main.sh   # corpus: $CORPUS"

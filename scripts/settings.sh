@@ -1,13 +1,16 @@
-# One definition of each setting's recipe, sourced by train.sh, evaluate.sh and compare.sh.
+# One definition of each setting's recipe, sourced by train.sh, evaluate.sh, translate.sh, compare.sh and the tests.
 #
 # The paper's settings follow the authors' public scripts (Lu et al. 2019, fairseq v0.6 fork): pre-norm layers,
 # attention and activation dropout 0.1, Adam (0.9, 0.98), inverse_sqrt from 1e-7, label smoothing 0.1, joined
 # dictionary with all embeddings shared, no gradient clipping, seed 1. "multi30k" is this project's small setting
 # for CPUs and quick GPU checks.
 #
+# A setting is a recipe, not a corpus: the direction and the preprocessing of the data are the data's own facts
+# (DATA_DIR/corpus.json, written by scripts/prepare-*.sh), so `--setting S --data-dir DIR` runs recipe S on any
+# prepared corpus.
+#
 # load_setting NAME sets:
-#   DATA_NAME          folder under data/data-bin/ that scripts/prepare-*.sh writes
-#   SRC_LANG TGT_LANG  translation direction
+#   DATA_NAME          the data it is normally trained on: its folder under data/data-bin/
 #   BASELINE_ARCH      fairseq's architecture;  MACARON_ARCH  its parameter-matched Macaron twin
 #   MODEL_FLAGS        architecture flags both models get on top of their preset (array)
 #   BASELINE_FLAGS     flags only the baseline gets (array), MACARON_FLAGS likewise
@@ -19,19 +22,26 @@
 #   VALIDATE_INTERVAL_UPDATES  validate every N updates as well as after each epoch (0: after each epoch only)
 #   BEAM LENPEN        decoding
 #   MAX_LEN_A MAX_LEN_B  longest hypothesis: MAX_LEN_A x source length + MAX_LEN_B (fairseq's defaults: 0, 200)
-#   TOKENIZED_BLEU     the paper's BLEU variant: "lowercase" (IWSLT) or "compound-split" (WMT14)
+#   TOKENIZED_BLEU     the paper's BLEU variant: "lowercase" (IWSLT) or "compound-split" (WMT14); data whose
+#                      corpus.json names one (lowercased text: "lowercase") is scored with that one
 
 SETTINGS=(iwslt14 wmt14-base wmt14-big multi30k multi30k-quick)
 
 # require_setting NAME: load_setting for a script's --setting; a missing or unknown one is a one-line error
 # (status 2). Needs die from lib/env.sh.
 require_setting() {
-  [[ -n "$1" ]] || die "--setting is required: one of ${SETTINGS[*]}" 2
+  [[ -n "$1" ]] || usage_error "--setting is required: one of ${SETTINGS[*]}"
   load_setting "$1" || exit 2
 }
 
+# norm_suffix POST_NORM: "-postnorm" for post-norm runs (POST_NORM 1), else nothing: part of run and report names.
+norm_suffix() { if [[ "$1" -eq 1 ]]; then echo -postnorm; fi; }
+
+# run_dir RUNS_DIR MODEL SEED POST_NORM: the folder of one training run, RUNS_DIR/MODEL[-postnorm]-seedN. The runs
+# of a setting live in checkpoints/SETTING by default.
+run_dir() { echo "$1/$2$(norm_suffix "$4")-seed$3"; }
+
 _paper_defaults() {
-  SRC_LANG=de; TGT_LANG=en
   MODEL_FLAGS=(--encoder-normalize-before --decoder-normalize-before --share-all-embeddings)
   BASELINE_FLAGS=(); MACARON_FLAGS=()
   ATTENTION_DROPOUT=0.1; ACTIVATION_DROPOUT=0.1; WEIGHT_DECAY=0
@@ -49,13 +59,13 @@ load_setting() {
       MAX_TOKENS=4096; RECIPE_GPUS=1
       BEAM=5; LENPEN=1.0; TOKENIZED_BLEU=lowercase ;;
     wmt14-base)
-      DATA_NAME=wmt14.en-de; SRC_LANG=en; TGT_LANG=de
+      DATA_NAME=wmt14.en-de
       BASELINE_ARCH=transformer_wmt_en_de; MACARON_ARCH=macaron_transformer_wmt_en_de
       LR=1.5e-3; DROPOUT=0.1
       MAX_TOKENS=8192; RECIPE_GPUS=4
       BEAM=4; LENPEN=0.6; TOKENIZED_BLEU=compound-split ;;
     wmt14-big)
-      DATA_NAME=wmt14.en-de; SRC_LANG=en; TGT_LANG=de
+      DATA_NAME=wmt14.en-de
       # With the recipe's pre-norm and dropout flags this is exactly the *_big_t2t preset the authors used
       # (transformer_wmt_en_de_big_t2t_macaron), and --post-norm can still turn pre-norm off.
       BASELINE_ARCH=transformer_wmt_en_de_big; MACARON_ARCH=macaron_transformer_wmt_en_de_big

@@ -2,6 +2,9 @@
 # Creates (or reuses) the project's virtual environment and installs everything into it:
 # torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, matplotlib and this plugin (editable).
 #
+#   bash scripts/setup.sh [--help]
+#
+# Environment:
 #   VENV=path              where the environment lives (default: .venv in the repository root)
 #   PYTHON=python3.11      interpreter used to create it
 #   FAIRSEQ_SOURCE=spec    what pip installs as fairseq (default: fairseq-fixed==0.12.3.1, the PyPI
@@ -11,9 +14,12 @@
 #
 # A second run only checks that everything imports, and changes nothing.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${VENV:-$ROOT/.venv}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+case "${1:-}" in
+  "") ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage_error "unknown argument '$1': setup.sh takes none (its settings are the environment variables above)" ;;
+esac
 PYTHON="${PYTHON:-python3}"
 FAIRSEQ_SOURCE="${FAIRSEQ_SOURCE:-fairseq-fixed==0.12.3.1}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"

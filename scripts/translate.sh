@@ -4,16 +4,16 @@
 #   scripts/translate.sh --setting S --checkpoint FILE [--data-dir DIR] [--cpu] [-- extra fairseq-interactive flags]
 #
 # Options:
-#   --setting S        iwslt14, wmt14-base, wmt14-big, multi30k or multi30k-quick: the beam, length penalty and length cap,
-#                      and the Moses preprocessing its data was prepared with (scripts/prepare-*.sh)
+#   --setting S        the recipe (settings listed below): the beam, length penalty and length cap
 #   --checkpoint FILE  the model, e.g. checkpoints/SETTING/macaron-seed1/checkpoint_best.pt
-#   --data-dir DIR     the binarized data the model was trained on, with its dictionaries and spm.model
-#                      (default: $DATA_BIN/DATA_NAME, DATA_BIN=data/data-bin)
+#   --data-dir DIR     the prepared data the model was trained on (scripts/prepare-*.sh), with its dictionaries,
+#                      spm.model and corpus.json (default: data/data-bin/ and the setting's usual data); a model
+#                      trained for another direction is refused
 #   --cpu              translate on the CPU
 #
-# Each line is preprocessed as the setting's training text was (Moses tokenization without XML escaping;
-# lowercased for iwslt14; punctuation normalized, non-printing characters removed and dashes split for wmt14),
-# cut into the data's sentencepiece pieces and translated by fairseq-interactive as soon as it is read. Output is
+# Each line is preprocessed as the data's evaluation text was (corpus.json's Moses options: tokenization without
+# XML escaping, and lowercasing, punctuation normalization ... where the data has them), cut into the data's
+# sentencepiece pieces and translated by fairseq-interactive as soon as it is read. Output is
 # fairseq-interactive's: for input line N (counting from 0), S-N the source pieces, H-N the score and the
 # hypothesis pieces, D-N the score and the translation (Moses-tokenized text, as the model was trained on), P-N
 # the score of each target piece.
@@ -34,26 +34,26 @@ while [[ $# -gt 0 ]]; do
     --cpu) USE_CPU=1; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA_FLAGS=("$@"); break ;;
-    *) die "unknown option '$1' (see scripts/translate.sh --help; fairseq-interactive flags go after --)" 2 ;;
+    *) usage_error "unknown option '$1' (fairseq-interactive flags go after --)" ;;
   esac
 done
 
 require_setting "$SETTING"
-[[ -n "$CHECKPOINT" ]] || die "--checkpoint is required: the .pt file of a trained model" 2
+[[ -n "$CHECKPOINT" ]] || usage_error "--checkpoint is required: the .pt file of a trained model"
+[[ ! -d "$CHECKPOINT" ]] || die "checkpoint $CHECKPOINT is a folder: pass the .pt file of a trained model"
 [[ -f "$CHECKPOINT" ]] || die "checkpoint $CHECKPOINT does not exist: check the path or train the model first"
-DATA_DIR="${DATA_DIR:-$DATA_BIN/$DATA_NAME}"
+DATA_DIR="${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}"
 [[ -d "$DATA_DIR" ]] || die "data directory $DATA_DIR does not exist: pass the --data-dir the model was trained on"
+# The direction and the MosesPreprocessor options are the data's; a model of another direction is refused.
+corpus_facts "$DATA_DIR" src tgt has_metadata eval_moses --checkpoint "$CHECKPOINT"
+SRC_LANG="${FACTS[0]}" TGT_LANG="${FACTS[1]}"
+[[ -n "${FACTS[2]}" ]] || die "$DATA_DIR has no corpus.json, so its preprocessing is unknown: prepare it again with" \
+  "scripts/prepare-*.sh"
+read -r -a PREPROCESS_OPTIONS <<<"${FACTS[3]}"
 for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" spm.model; do
-  [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not data prepared by scripts/prepare-*.sh for $SETTING"
+  [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not data prepared by scripts/prepare-*.sh"
 done
 require_fairseq
-
-# The MosesPreprocessor options of the setting's data preparation (scripts/prepare-*.sh).
-case "$SETTING" in
-  iwslt14) PREPROCESS_OPTIONS=(lowercase) ;;
-  wmt14-*) PREPROCESS_OPTIONS=(normalize_punctuation remove_non_printing aggressive_dash_splits) ;;
-  *) PREPROCESS_OPTIONS=() ;;
-esac
 DEVICE_FLAGS=()
 [[ $USE_CPU -eq 1 ]] && DEVICE_FLAGS=(--cpu)
 

@@ -21,6 +21,11 @@ RECIPE = {
 }
 
 
+def settings():
+    """The settings, as scripts/settings.sh defines them (the one list every script reads)."""
+    return run(["bash", "-c", f'source "{REPO_ROOT}/scripts/settings.sh"; echo "${{SETTINGS[@]}}"']).stdout.split()
+
+
 def dry_run(*args):
     result = run(["bash", TRAIN_SH, "--dry-run", *map(str, args)])
     lines = result.stdout.strip().splitlines()
@@ -57,6 +62,28 @@ def test_dry_run_follows_the_recipe(setting, model):
     assert flag(command, "--validate-interval-updates") == "0"  # the authors validate after each epoch
     # one GPU keeps the recipe's tokens per update through gradient accumulation
     assert int(flag(command, "--max-tokens")) * int(flag(command, "--update-freq")) == recipe["tokens_per_update"]
+
+
+def test_the_recipes_above_are_settings_of_settings_sh():
+    assert set(RECIPE) <= set(settings())
+
+
+@pytest.mark.parametrize("setting", settings())
+def test_every_setting_dry_runs_on_its_own_data_folder(setting):
+    command = dry_run("--setting", setting, "--model", "macaron", "--cpu")
+    data_name = run(["bash", "-c", f'source "{REPO_ROOT}/scripts/settings.sh"; load_setting {setting}; '
+                     'echo "$DATA_NAME"']).stdout.strip()
+    assert command[1] == str(REPO_ROOT / "data" / "data-bin" / data_name)
+    # before the data is prepared, the direction is read from its folder's name, NAME.SRC-TGT
+    assert f"{flag(command, '--source-lang')}-{flag(command, '--target-lang')}" == data_name.rsplit(".", 1)[1]
+
+
+def test_a_recipe_trains_on_any_prepared_data_in_that_data_s_direction(toy_data_bin):
+    # wmt14-base's usual data is en-de; the toy data is de-en, and its direction is the data's own
+    command = dry_run("--setting", "wmt14-base", "--model", "macaron", "--gpus", "0", "--data-dir", toy_data_bin)
+    assert command[1] == str(toy_data_bin)
+    assert (flag(command, "--source-lang"), flag(command, "--target-lang")) == ("de", "en")
+    assert flag(command, "--arch") == RECIPE["wmt14-base"]["macaron"]
 
 
 def test_the_quick_setting_validates_every_hundred_updates():
@@ -106,13 +133,23 @@ def test_bad_arguments_get_one_line_errors(args, message):
 
 
 def test_missing_or_wrong_data_directory_is_refused(tmp_path, toy_data_bin):
-    result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu",
-                  "--data-dir", tmp_path / "absent"], check=False)
-    assert result.returncode == 1 and "does not exist" in result.stderr
-    # the toy corpus is de-en; WMT14 wants en-de
-    result = run(["bash", TRAIN_SH, "--setting", "wmt14-base", "--model", "macaron", "--cpu",
-                  "--data-dir", toy_data_bin], check=False)
-    assert result.returncode == 1 and "is not binarized en-de data" in result.stderr
+    def train(data_dir):
+        result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu",
+                      "--data-dir", data_dir], check=False)
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        return result.stderr
+
+    assert "does not exist" in train(tmp_path / "absent")
+    (tmp_path / "a-file").write_text("not data\n")
+    assert f"{tmp_path / 'a-file'} is a file" in train(tmp_path / "a-file")
+    (tmp_path / "empty").mkdir()
+    assert "no corpus.json and no fairseq-preprocess files" in train(tmp_path / "empty")
+    # binarized de-en data without a train split
+    (tmp_path / "no-train").mkdir()
+    for path in toy_data_bin.iterdir():
+        if not path.name.startswith("train."):
+            (tmp_path / "no-train" / path.name).symlink_to(path)
+    assert "has no train.de-en.de.idx: it is not binarized de-en data" in train(tmp_path / "no-train")
 
 
 def test_short_cpu_run_trains_and_logs(tmp_path, toy_data_bin):
@@ -124,4 +161,7 @@ def test_short_cpu_run_trains_and_logs(tmp_path, toy_data_bin):
     log = (save_dir / "train.log").read_text()
     assert "num_updates 3" in log and "macaron_transformer" in log
     assert any((save_dir / "tensorboard").rglob("events.out.tfevents.*"))
-    assert shlex.split((save_dir / "train_command.txt").read_text())[0] == "fairseq-train"
+    recorded = shlex.split((save_dir / "train_command.txt").read_text())
+    assert recorded[0] == "fairseq-train"
+    # paths inside the repository are recorded from its root; the others (here: the test's folders) as they are
+    assert flag(recorded, "--user-dir") == "macaron_fairseq" and flag(recorded, "--save-dir") == str(save_dir)
