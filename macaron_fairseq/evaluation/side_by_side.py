@@ -49,7 +49,8 @@ class Share:
             return f"GPU {self.gpu}"
         if self.cpus is None:
             return "the whole machine"
-        return f"CPU cores {','.join(map(str, self.cpus))}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+        cores = f"core{'s' if len(self.cpus) > 1 else ''} {','.join(map(str, self.cpus))}"
+        return f"CPU {cores} ({self.threads} thread{'s' if self.threads > 1 else ''})"
 
 
 @dataclasses.dataclass

@@ -89,9 +89,20 @@ def test_sacrebleu_ignores_case_only_when_the_tokenized_references_are_lowercase
     scores, hypotheses_detok = bleu.score("lowercase", "en", hypotheses_tok, references_tok, references_detok)
 
     assert hypotheses_detok == [line.lower() for line in references_detok]
-    assert scores["tokenized_bleu"] == pytest.approx(100) and scores["sentences"] == 2
+    assert scores["tokenized_bleu"] == pytest.approx(100) and scores["hypotheses"] == 2
+    assert scores["lowercase"] == lowercased_training_text
     assert ("case:lc" in scores["sacrebleu_signature"]) == lowercased_training_text
+    assert ("case:lc" in scores["chrf_signature"]) == lowercased_training_text
+    assert (scores["chrf"] == pytest.approx(100)) == lowercased_training_text
     assert (scores["sacrebleu"] == pytest.approx(100)) == lowercased_training_text
+
+
+def test_chrf_is_sacrebleus_corpus_chrf_with_its_signature():
+    score, signature = bleu.chrf_score(HYPOTHESES, REFERENCES)
+
+    assert score == pytest.approx(sacrebleu.corpus_chrf(HYPOTHESES, [REFERENCES]).score)
+    assert 0 < score < 100
+    assert signature.startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:")
 
 
 def test_count_mismatch_names_both_counts_and_files():
@@ -127,7 +138,12 @@ def test_command_scores_a_generate_log(tmp_path):
     assert (tmp_path / "test.hyp.detok").read_text().splitlines() == bleu.detokenize(HYPOTHESES, "en")
     scores = json.loads((tmp_path / "test.json").read_text())
     assert scores["tokenized_bleu"] == pytest.approx(fairseq_bleu(HYPOTHESES, REFERENCES))
-    assert scores["sentences"] == 3 and scores["sentences_per_second"] == 2.0 and scores["decode_seconds"] == 1.5
+    assert scores["hypotheses"] == 3 and scores["sentences_per_second"] == 2.0 and scores["decode_seconds"] == 1.5
+    # generated tokens per second, so that decoding cost is not confused with output length
+    assert scores["generated_tokens"] == 30 and scores["tokens_per_second"] == 20.0
+    assert scores["chrf"] == pytest.approx(
+        sacrebleu.corpus_chrf(bleu.detokenize(HYPOTHESES, "en"), [bleu.detokenize(REFERENCES, "en")]).score
+    )
     assert scores["references"] == {"detok": str(ref_detok), "tok": str(ref_tok)}
 
 
@@ -138,7 +154,7 @@ def test_command_falls_back_to_the_logs_target_lines(tmp_path, capsys):
     bleu.main(["--generate-log", str(log), "--lang", "en", "--variant", "compound-split"])
 
     scores = json.loads(capsys.readouterr().out)
-    assert scores["references"]["tok"] == f"T- lines of {log}"
+    assert scores["references"] == {"detok": None, "tok": f"the T- lines of {log}"}
     assert scores["sacrebleu"] == pytest.approx(
         sacrebleu.corpus_bleu(bleu.detokenize(HYPOTHESES, "en"), [bleu.detokenize(REFERENCES, "en")]).score
     )

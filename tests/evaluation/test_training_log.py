@@ -37,6 +37,20 @@ def test_a_resumed_run_counts_each_epoch_once():
     assert log.valid_loss == [(100, 9.5), (180, 7.25)]
 
 
+def test_why_training_stopped_the_seed_and_validation_bleu():
+    log = parse_training_log(LOG)
+    assert log.stopped == "max-update" and log.seed == 1 and log.valid_bleu == []
+
+    with_bleu = LOG.replace("| loss 7.25 |", "| loss 7.25 | bleu 12.5 |")
+    early = with_bleu.replace(
+        "done training", "early stop since valid performance hasn't improved for last 5 runs\n"
+        "2026-01-01 10:04:01 | INFO | fairseq_cli.train | done training")
+    log = parse_training_log(early)
+    assert log.stopped == "patience" and log.valid_bleu == [(180, 12.5)]
+    unfinished = "\n".join(line for line in LOG.splitlines() if "done training" not in line)
+    assert parse_training_log(unfinished).stopped is None
+
+
 def test_an_empty_log_has_no_throughput():
     log = parse_training_log("")
     assert log.parameters is None and log.updates == 0 and log.tokens_per_second is None
