@@ -174,6 +174,7 @@ def parse_args(argv):
     parser.add_argument("--length", type=int, default=32, help="tokens per sentence (default 32)")
     parser.add_argument("--vocabulary", type=int, default=8000, help="joined dictionary size (default 8000)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--markdown", help="also write the table here, with the device and the command")
     args = parser.parse_args(argv)
     for name in ("rounds", "batch_tokens", "length", "vocabulary"):
         value = getattr(args, name)
@@ -204,6 +205,14 @@ def main(argv=None):
         if on_gpu:
             torch.cuda.empty_cache()
     print(table(results))
+    if args.markdown:
+        from macaron_fairseq.evaluation.files import write_atomically
+
+        command = "python -m macaron_fairseq.evaluation.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_atomically(args.markdown, f"# Training cost by width\n\nProduced by:\n\n```\n{command}\n```\n\n"
+                                        f"Measured on {describe_device(device)}; {batch_tokens} tokens per batch, "
+                                        f"sentences of {args.length}, {rounds} rounds per width.\n\n"
+                                        f"{table(results)}\n")
     if args.json:
         from macaron_fairseq.evaluation.files import write_json
 
