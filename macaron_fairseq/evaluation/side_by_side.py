@@ -112,8 +112,7 @@ def forward_output(run, name, stream):
     for raw in stream:
         line = raw.rstrip("\n")
         if line.startswith("error:"):
-            run.last_error = line
-            print(f"[compare] {name}: {line}", file=sys.stderr, flush=True)
+            run.last_error = line[len("error:"):].strip()  # said once, in the error that names the run
         elif (summary := validation_line(line)) is not None:
             print(f"[compare] {name}: {summary}", flush=True)
 
@@ -202,7 +201,9 @@ def run_side_by_side(runs: List[Run], template, label=""):
         partner = next((other for other in runs if other is not run), None)
         record(run, partner, label)
     if failed is not None:
-        where = f"see {failed.log}" if os.path.exists(failed.log) else (failed.last_error or "see the lines above")
+        where = f"see {failed.log}" if os.path.exists(failed.log) else "it wrote no log"
+        if failed.last_error:
+            where = f"{failed.last_error} ({where})"
         others = [names[id(run)] for run in runs if run is not failed]
         raise MacaronFairseqError(
             f"training {names[id(failed)]} failed (exit status {failed.status}): {where}"

@@ -107,7 +107,8 @@ def test_a_failing_run_stops_the_other_and_a_restart_resumes_both(script, tmp_pa
         side_by_side.run_side_by_side(pair(tmp_path), command, label="seed 1")
     message = str(failure.value)
     assert "\n" not in message
-    assert message.startswith(f"training macaron seed 1 failed (exit status 3): see {tmp_path}/macaron-seed1/train.log")
+    assert message.startswith(f"training macaron seed 1 failed (exit status 3): simulated failure "
+                              f"(see {tmp_path}/macaron-seed1/train.log)")
     assert "stopped baseline seed 1 too" in message
     baseline_record = json.loads((tmp_path / "baseline-seed1" / side_by_side.RECORD_NAME).read_text())
     assert baseline_record["exit_status"] != 0  # stopped, not finished
@@ -127,7 +128,7 @@ def test_a_run_that_fails_before_writing_its_log_is_named_with_its_error(tmp_pat
     runs = [side_by_side.Run("baseline", str(tmp_path / "b"), side_by_side.Share())]
     with pytest.raises(MacaronFairseqError) as failure:
         side_by_side.run_side_by_side(runs, ["bash", "-c", "echo 'error: no data in DIR'; exit 2"])
-    assert str(failure.value) == "training baseline failed (exit status 2): error: no data in DIR"
+    assert str(failure.value) == "training baseline failed (exit status 2): no data in DIR (it wrote no log)"
 
 
 @needs_two_cores
