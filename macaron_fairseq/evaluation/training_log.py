@@ -124,6 +124,11 @@ def main(argv=None):
         log = read_training_log(args.log)
     except OSError as error:
         raise MacaronFairseqError(f"cannot read {args.log} ({error.strerror}): pass a run's train.log") from None
+    if log.architecture is None and log.parameters is None and log.updates == 0:
+        raise MacaronFairseqError(
+            f"{args.log} is not a fairseq-train log (no model, parameter count or epoch summary in it): pass the "
+            f"train.log of a run (scripts/train.sh writes SAVE_DIR/train.log)"
+        )
     print(describe(log, args.max_update))
     return 0
 

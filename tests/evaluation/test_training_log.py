@@ -81,3 +81,10 @@ def test_command_line_refuses_a_log_without_an_epoch_summary(tmp_path):
         training_log.main([str(empty)])
     with pytest.raises(MacaronFairseqError, match="cannot read .*absent.log"):
         training_log.main([str(tmp_path / "absent.log")])
+
+
+def test_command_line_says_when_a_file_is_not_a_training_log(tmp_path):
+    noise = tmp_path / "random.bin"
+    noise.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(MacaronFairseqError, match="random.bin is not a fairseq-train log"):
+        training_log.main([str(noise)])
