@@ -123,7 +123,8 @@ def macaron_twin(baseline_preset):
         baseline_preset(twin)
         halved = (getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME) in HALF_WIDTH_SCHEMES
         for key in ("encoder_ffn_embed_dim", "decoder_ffn_embed_dim"):
-            if not hasattr(args, key) and halved:
+            # language-model and RoBERTa presets set only one of the two widths
+            if not hasattr(args, key) and hasattr(twin, key) and halved:
                 setattr(args, key, getattr(twin, key) // 2)
         base_macaron_architecture(args)
         baseline_preset(args)
