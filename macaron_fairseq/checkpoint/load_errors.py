@@ -5,7 +5,8 @@ fairseq reports these deep in its loading code, as tracebacks whose last line is
 - ``fairseq-generate``/``-interactive``/``-validate --path`` with a missing file: ``OSError: Model file not
   found``; with data whose dictionary is not the checkpoint's: a ``RuntimeError`` listing every embedding's
   size mismatch; with a checkpoint of an architecture nobody registered (trained with another ``--user-dir``):
-  an ``AssertionError`` that prints the whole configuration, or an ``IndexError`` raised while formatting it.
+  an ``AssertionError`` that prints the whole configuration, or an ``IndexError`` or ``KeyError`` raised while
+  formatting it.
 - ``fairseq-train`` resuming from a checkpoint of another architecture or dictionary size (restarting
   ``scripts/train.sh`` on a save dir another run wrote): ``Exception: Cannot load model parameters from
   checkpoint ...; please ensure that the architectures match``, the cause only in the chained traceback.
@@ -103,8 +104,9 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
                 f"checkpoint {_path_list(filenames)} does not fit the model built for this data: "
                 f"{describe_state_dict_mismatch(str(error))}; pass the data directory it was trained with"
             ) from error
-        except (AssertionError, IndexError) as error:
+        except (AssertionError, IndexError, KeyError) as error:
             # models.build_model asserts it knows the architecture, in a message whose own formatting can fail
+            # (str.format on the configuration: an IndexError, or a KeyError when --eval-bleu-args holds JSON)
             for path in filenames:
                 arch = saved_architecture(path)
                 if arch is not None and arch not in ARCH_MODEL_REGISTRY and arch not in MODEL_REGISTRY:

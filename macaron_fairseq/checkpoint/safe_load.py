@@ -26,14 +26,24 @@ import re
 import shlex
 import zipfile
 
+import numpy
 import torch
 
 from macaron_fairseq.errors import MacaronFairseqError
 
 # What fairseq 0.12 writes besides tensors, numbers, strings, lists and (ordered) dicts, which torch loads
 # weights-only anyway: the argparse Namespace of models configured from the command line (in "args", and as
-# "cfg.model"). Found with torch.serialization.get_unsafe_globals_in_checkpoint on checkpoints fairseq-train wrote.
-FAIRSEQ_CHECKPOINT_TYPES = [argparse.Namespace]
+# "cfg.model"); with --eval-bleu, the BLEU statistics of validation, int64 numpy arrays (in
+# "extra_state.metrics"), which need numpy's array constructor, ndarray, dtype and the int64 dtype's class (no
+# other dtype, so no array of pickled objects). Found with torch.serialization.get_unsafe_globals_in_checkpoint
+# on checkpoints fairseq-train wrote.
+FAIRSEQ_CHECKPOINT_TYPES = [
+    argparse.Namespace,
+    numpy.zeros(0).__reduce__()[0],  # numpy._core.multiarray._reconstruct, numpy.core.multiarray's before numpy 2
+    numpy.ndarray,
+    numpy.dtype,
+    type(numpy.dtype(numpy.int64)),
+]
 
 
 class CheckpointError(MacaronFairseqError):
