@@ -160,10 +160,13 @@ def direction(data_dir):
 def checkpoint_direction(checkpoint):
     """(source_lang, target_lang) a fairseq checkpoint was trained for, read weights-only from its cfg (or the
     args of older checkpoints); None when the file cannot be read that way (fairseq then says why)."""
-    import torch  # only here: reading a checkpoint is this module's one use of torch
+    # Only here: reading a checkpoint is this module's one use of torch, and the types fairseq writes into one.
+    import torch
+
+    from macaron_fairseq.checkpoint.safe_load import FAIRSEQ_CHECKPOINT_TYPES
 
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with torch.serialization.safe_globals(FAIRSEQ_CHECKPOINT_TYPES):
             try:  # mmap reads no tensor; the legacy (non-zip) format does not support it
                 state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
             except RuntimeError:

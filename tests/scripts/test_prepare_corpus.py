@@ -1,0 +1,176 @@
+"""scripts/prepare-corpus.sh on a language pair the project has never seen, end to end from raw files: prepared,
+trained for a few CPU updates, evaluated and used for translation with the recipes' scripts unchanged; and bad
+input."""
+
+import gzip
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO_ROOT, TINY_MODEL_FLAGS, run
+from prepared_data import assert_split_sizes, read
+
+SCRIPTS = REPO_ROOT / "scripts"
+SIZES = {"train": 300, "valid": 12, "test": 13, "test1": 11}
+ENV = {"OMP_NUM_THREADS": "1"}
+# "xx" and "yy": a made-up pair. yy has a word of its own for every xx word and puts the words in reverse order.
+LEXICON = {
+    "ka": "mu", "lo": "ne", "pi": "tas", "ru": "vol", "se": "dri", "to": "gan", "vi": "pel", "zu": "hok",
+    "Ma": "Orf", "Ne": "Ilt", "fa": "wub", "gi": "yor",
+}
+
+
+def sentence_pair(rng):
+    words = [rng.choice(sorted(LEXICON)) for _ in range(rng.randint(2, 6))]
+    return " ".join(words) + ".", " ".join(LEXICON[word] for word in reversed(words)) + "."
+
+
+def write_raw(folder):
+    """Raw text, plain for train and valid, gzip for the test sets; returns each split's prefix."""
+    rng = random.Random(7)
+    folder.mkdir(parents=True)
+    prefixes = {}
+    for split, size in SIZES.items():
+        pairs = [sentence_pair(rng) for _ in range(size)]
+        prefixes[split] = folder / f"corpus-{split}"
+        for side, lang in enumerate(("xx", "yy")):
+            text = "".join(pair[side] + "\n" for pair in pairs).encode("utf-8")
+            path = prefixes[split].with_name(f"corpus-{split}.{lang}")
+            if split.startswith("test"):
+                path.with_name(path.name + ".gz").write_bytes(gzip.compress(text))
+            else:
+                path.write_bytes(text)
+    return prefixes
+
+
+def prepare_corpus(prefixes, out, *extra, check=True):
+    splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
+    return run(["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits, "--bpe-size", 60,
+                "--lowercase", "--out", out, "--work-dir", out.parent / "work", *extra], env=ENV, check=check)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("xx-yy")
+    prefixes = write_raw(root / "raw")
+    result = prepare_corpus(prefixes, root / "data-bin" / "corpus.xx-yy")
+    return root, prefixes, root / "data-bin" / "corpus.xx-yy", result
+
+
+@pytest.fixture(scope="module")
+def trained(prepared):
+    """A tiny Macaron model of multi30k-quick's recipe, 3 updates on the xx-yy data."""
+    root, _, data, _ = prepared
+    run_dir = root / "run"
+    run(["bash", SCRIPTS / "train.sh", "--setting", "multi30k-quick", "--model", "macaron", "--cpu", "--max-update", 3,
+         "--max-tokens", 500, "--data-dir", data, "--save-dir", run_dir, "--", *TINY_MODEL_FLAGS,
+         "--encoder-ffn-embed-dim", 32, "--decoder-ffn-embed-dim", 32, "--num-workers", 0, "--no-progress-bar"],
+        env=ENV)
+    return run_dir
+
+
+def test_the_prepared_folder_holds_every_split_and_its_facts(prepared):
+    _, prefixes, data, result = prepared
+    assert_split_sizes(data, "xx-yy", SIZES)
+    facts = json.loads((data / "corpus.json").read_text())
+    assert (facts["src"], facts["tgt"], facts["name"]) == ("xx", "yy", "corpus.xx-yy")
+    assert facts["moses"]["lowercase"] and not facts["moses"]["aggressive_dash_splits"]
+    assert facts["tokenized_bleu"] == "lowercase"  # lowercased references are scored lowercased
+    assert (facts["bpe_model"], facts["bpe_size"]) == ("spm.model", 60) and (data / "spm.model").is_file()
+    assert list(facts["splits"]) == ["train", "valid", "test", "test1"]
+    assert facts["splits"]["test"]["yy"] == {"detok": "refs/test.detok.yy", "tok": "refs/test.tok.yy"}
+    # the references: the raw text as written, and its lowercased Moses tokens
+    with gzip.open(f"{prefixes['test']}.yy.gz", "rt", encoding="utf-8") as f:
+        raw = f.read().splitlines()
+    assert read(data / "refs" / "test.detok.yy") == raw
+    assert read(data / "refs" / "test.tok.yy")[0] == raw[0].lower().replace(".", " .")
+    assert "wrote" in result.stdout and "corpus.json (xx->yy" in result.stdout
+
+
+def test_a_second_run_reuses_the_result(prepared):
+    _, prefixes, data, _ = prepared
+    assert "up to date" in prepare_corpus(prefixes, data).stdout
+
+
+def test_train_evaluate_and_translate_work_on_it_unchanged(prepared, trained):
+    _, _, data, _ = prepared
+    command = shlex.split((trained / "train_command.txt").read_text())
+    assert command[command.index("--source-lang") + 1: command.index("--source-lang") + 4] == [
+        "xx", "--target-lang", "yy"]
+
+    run(["bash", SCRIPTS / "evaluate.sh", "--setting", "multi30k-quick", "--checkpoint-dir", trained,
+         "--data-dir", data, "--cpu"], env=ENV)
+    assert len((trained / "eval" / "test.hyp.detok").read_text().splitlines()) == SIZES["test"]
+    assert len((trained / "eval" / "test1.hyp.detok").read_text().splitlines()) == SIZES["test1"]
+    assert (trained / "eval" / "result.json").is_file()
+
+    translated = subprocess.run(
+        ["bash", str(SCRIPTS / "translate.sh"), "--setting", "multi30k-quick", "--data-dir", str(data),
+         "--checkpoint", str(trained / "checkpoint_best.pt"), "--cpu"],
+        input="ka lo pi.\nMa zu.\n", capture_output=True, text=True, env={**os.environ, **ENV}, timeout=300,
+    )
+    assert translated.returncode == 0, translated.stderr[-3000:]
+    # each line lowercased and Moses-tokenized as the data's text was, then translated
+    sources = dict(re.findall(r"^S-(\d+)\t(.*)$", translated.stdout, flags=re.MULTILINE))
+    assert {n: "".join(pieces.split()).replace("▁", "") for n, pieces in sources.items()} == {"0": "kalopi.", "1": "mazu."}
+    assert sources["0"].split()[-1] == "▁."  # the full stop a token of its own
+    assert re.search(r"^D-0\t", translated.stdout, re.MULTILINE) and re.search(r"^D-1\t", translated.stdout, re.MULTILINE)
+
+
+def test_a_model_of_another_direction_is_refused_before_anything_is_written(prepared, trained, tmp_path):
+    _, _, data, _ = prepared
+    reversed_data = tmp_path / "corpus.yy-xx"
+    shutil.copytree(data, reversed_data)
+    facts = json.loads((reversed_data / "corpus.json").read_text())
+    facts["src"], facts["tgt"] = "yy", "xx"
+    (reversed_data / "corpus.json").write_text(json.dumps(facts))
+    shutil.rmtree(trained / "eval", ignore_errors=True)
+
+    for script, checkpoint in (("evaluate.sh", ["--checkpoint-dir", trained]),
+                               ("translate.sh", ["--checkpoint", trained / "checkpoint_best.pt"])):
+        result = run(["bash", SCRIPTS / script, "--setting", "multi30k-quick", *checkpoint, "--data-dir",
+                      reversed_data, "--cpu"], env=ENV, check=False)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == (f"error: {trained / 'checkpoint_best.pt'} translates xx->yy but {reversed_data} "
+                                 f"is yy->xx data: pass the --data-dir the model was trained on, or a model of that "
+                                 f"direction\n")
+    assert not (trained / "eval").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").unlink(),
+     "--valid {valid}: there is no {valid}.xx and {valid}.yy"),
+    (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").write_text("one line too few\n"),
+     "corpus-valid.xx has 12 sentences but"),
+])
+def test_bad_input_is_one_line_and_leaves_no_result(tmp_path, change, message):
+    prefixes = write_raw(tmp_path / "raw")
+    change(prefixes)
+    result = prepare_corpus(prefixes, tmp_path / "data-bin" / "c.xx-yy", check=False)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message.format(valid=prefixes["valid"]) in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data-bin" / "c.xx-yy").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o"], "--src and --tgt are required"),
+    (["--src", "xx", "--tgt", "xx", "--train", "a", "--valid", "b", "--test", "c", "--out", "o"],
+     "two different language codes"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--test", "c", "--out", "o"], "--valid is required"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--valid-every", "5", "--test", "c", "--out", "o"],
+     "--valid and --valid-every exclude each other"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c"], "--out is required"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o", "--bpe-size", "x"],
+     "--bpe-size must be a whole number"),
+])
+def test_usage_errors_exit_2(tmp_path, args, message):
+    result = run(["bash", SCRIPTS / "prepare-corpus.sh", *args], cwd=tmp_path, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
