@@ -62,8 +62,10 @@ corpus_facts() {
   while (($#)); do
     if [[ "$1" == --checkpoint ]]; then arguments+=("$1" "$2"); shift 2; else arguments+=(--get "$1"); shift; fi
   done
-  output="$(python -m macaron_fairseq.data.corpus_metadata "$data_dir" "${arguments[@]}")" || { DIED=1; exit 1; }
-  mapfile -t FACTS <<<"$output"
+  # The "." keeps empty last fields, which $(...) would strip with the final newlines.
+  output="$(python -m macaron_fairseq.data.corpus_metadata "$data_dir" "${arguments[@]}" && echo .)" \
+    || { DIED=1; exit 1; }
+  mapfile -t FACTS < <(printf '%s' "${output%.}")
 }
 
 # valid_progress: reads fairseq-train's log on stdin and prints each validation summary as it arrives, as

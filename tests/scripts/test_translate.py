@@ -12,7 +12,7 @@ import pytest
 import sentencepiece
 
 from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
-from macaron_fairseq.data import toy_corpus
+from macaron_fairseq.data import corpus_metadata, toy_corpus
 from macaron_fairseq.data.moses_tokenize import MosesPreprocessor
 
 TRANSLATE_SH = REPO_ROOT / "scripts" / "translate.sh"
@@ -24,7 +24,8 @@ LONG_LINE = " ".join(["Der kleine Hund läuft heute langsam im Park."] * 12)  # 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """The toy corpus prepared as scripts/prepare-multi30k.sh prepares Multi30k: cased Moses tokens, a joint
-    sentencepiece model (spm.model, beside the binarized data), fairseq-preprocess with a joined dictionary."""
+    sentencepiece model (spm.model, beside the binarized data), fairseq-preprocess with a joined dictionary, and
+    corpus.json."""
     work = tmp_path_factory.mktemp("translate-data")
     toy_corpus.write_corpus(work / "raw", {"train": 400, "valid": 16}, seed=1)
     for split in ("train", "valid"):
@@ -48,6 +49,11 @@ def data_dir(tmp_path_factory):
         "preprocess", "--source-lang", "de", "--target-lang", "en", "--joined-dictionary", "--workers", 1,
         "--trainpref", work / "train.spm", "--validpref", work / "valid.spm", "--destdir", data,
     ), env=ENV)
+    # The facts translate.sh reads: the direction, and the Moses options (here prepare-multi30k.sh's: none).
+    corpus_metadata.write(data, corpus_metadata.CorpusMetadata(
+        src="de", tgt="en", moses=corpus_metadata.MosesOptions(), eval_moses=corpus_metadata.MosesOptions(),
+        bpe_model="spm.model", bpe_size=100, splits=("train", "valid"), name="toy.de-en",
+    ))
     return data
 
 
@@ -129,3 +135,15 @@ def test_missing_checkpoint_is_one_line(data_dir, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: checkpoint {tmp_path / 'checkpoint_best.pt'} does not exist: " \
                                     f"check the path or train the model first"
+
+
+def test_data_without_corpus_json_is_refused_in_one_line(data_dir, checkpoint, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for path in data_dir.iterdir():
+        if path.name != "corpus.json":
+            (bare / path.name).symlink_to(path)
+    result = run(translate_command(bare, checkpoint), check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {bare} has no corpus.json, so its preprocessing is unknown: prepare it again "
+                             f"with scripts/prepare-*.sh\n")
