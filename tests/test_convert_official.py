@@ -171,4 +171,5 @@ def test_module_refuses_a_planted_payload_without_running_it(tmp_path):
 
 def test_wrapper_needs_both_paths():
     result = run(["bash", WRAPPER, "only-one.pt"], check=False)
-    assert result.returncode == 2 and result.stderr.startswith("usage: scripts/convert-official.sh IN.pt OUT.pt")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "IN.pt and OUT.pt" in result.stderr
