@@ -1,0 +1,1 @@
+"""Measurements of trained models: ``python -m macaron_fairseq.diagnostics.splitting`` (the ODE view of a layer)."""
