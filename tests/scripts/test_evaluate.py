@@ -113,7 +113,15 @@ def test_average_of_two_newest_scores_every_sentence(trained_run, tiny_data):
 
 def test_help_prints_usage():
     completed = evaluate("--help", check=True)
-    assert completed.stdout.startswith("usage: scripts/evaluate.sh --setting S --checkpoint-dir DIR")
+    assert "\n  scripts/evaluate.sh --setting S --checkpoint-dir DIR" in completed.stdout
+    assert "--average N" in completed.stdout and "Settings (scripts/settings.sh): " in completed.stdout
+
+
+@pytest.mark.parametrize("args", [["--bleu"], ["--setting"], ["--setting", SETTING, "--average", "x"], []])
+def test_usage_errors_exit_2_like_every_script(args):
+    completed = evaluate(*args)
+    assert completed.returncode == 2
+    assert_one_line_error(completed, "(see evaluate.sh --help)")
 
 
 @pytest.fixture
