@@ -123,7 +123,9 @@ binarized_sentences() { od -An -t u8 -j 18 -N 8 "$1" | tr -d ' '; }
 # summarize [VERB]: what $OUT holds ("wrote", or VERB) and the line counts of every split.
 summarize() {
   local split refs lang kind
-  if [[ -z "${1:-}" ]]; then log "wrote $OUT in ${SECONDS}s:"; else log "$1 $OUT:"; fi
+  local out
+  out="$(root_relative "$OUT")"
+  if [[ -z "${1:-}" ]]; then log "wrote $out in ${SECONDS}s:"; else log "$1 $out:"; fi
   echo "  SPLIT.$SRC-$TGT.{$SRC,$TGT}.{bin,idx}, dict.{$SRC,$TGT}.txt" \
     "(fairseq-preprocess, joined dictionary of $(wc -l < "$OUT/dict.$SRC.txt") entries)"
   echo "  spm.model, spm.vocab (sentencepiece BPE, $(wc -l < "$OUT/spm.vocab") pieces)"
