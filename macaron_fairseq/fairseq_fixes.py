@@ -13,10 +13,9 @@ imports neither fairseq nor torch: :data:`ONE_LINE_ERRORS` serves the tools that
 import dataclasses
 import inspect
 import pkgutil
-from typing import Sequence
 
 PATCHED_BY = "macaron_fairseq_patched_by"
-"""Attribute of a function :func:`patch` put in place: the name of the wrapper that made it."""
+"""Attribute of a function :func:`patch` put in place: the dotted name of the wrapper that made it."""
 
 
 def patch(owner, name, wrapper):
@@ -24,14 +23,18 @@ def patch(owner, name, wrapper):
     if is_patched(owner, name, wrapper):
         return
     replacement = wrapper(getattr(owner, name))
-    setattr(replacement, PATCHED_BY, wrapper.__qualname__)
+    setattr(replacement, PATCHED_BY, _dotted_name(wrapper))
     if isinstance(inspect.getattr_static(owner, name), staticmethod):
         replacement = staticmethod(replacement)  # or the class would pass its instance as the first argument
     setattr(owner, name, replacement)
 
 
 def is_patched(owner, name, wrapper):
-    return getattr(getattr(owner, name), PATCHED_BY, None) == wrapper.__qualname__
+    return getattr(getattr(owner, name), PATCHED_BY, None) == _dotted_name(wrapper)
+
+
+def _dotted_name(function):
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 @dataclasses.dataclass(frozen=True)
