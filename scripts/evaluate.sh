@@ -1,41 +1,38 @@
 #!/usr/bin/env bash
-# Evaluate a trained model: choose or average its checkpoints, decode the test splits with fairseq-generate, and
-# score every sentence with sacreBLEU and with the tokenized BLEU the paper reports.
+# Evaluates a trained model: chooses or averages its checkpoints, decodes the test splits with fairseq-generate,
+# and scores every sentence with sacreBLEU and with the tokenized BLEU the paper reports.
+#
+#   scripts/evaluate.sh --setting S --checkpoint-dir DIR [--average N | --checkpoint FILE] [--data-dir DIR]
+#                       [--splits "test test1"] [--cpu] [--max-tokens N] [--comet-model FILE]
+#
+#   --setting S           the recipe (settings listed below): its beam, length penalty, length cap and
+#                         tokenized BLEU variant (the data's, where its corpus.json names one)
+#   --checkpoint-dir DIR  the training run's --save-dir; results go to DIR/eval/
+#   --average N           average the N newest numbered checkpoints (checkpoint<E>.pt, checkpoint_<E>_<U>.pt)
+#   --checkpoint FILE     decode FILE (e.g. a converted authors' checkpoint); DIR defaults to its folder
+#                         (default without either: DIR/checkpoint_best.pt)
+#   --data-dir DIR        prepared data (default: data/data-bin/ and the setting's usual data); its direction is
+#                         its own (DIR/corpus.json), and a model trained for another direction is refused.
+#                         Without corpus.json (the authors' released data) the direction comes from the file
+#                         names; without refs/ fairseq-generate's target lines are the references
+#   --splits "A B"        splits to decode, the first is primary (default: test, and test1 when the data has it)
+#   --cpu                 decode on the CPU
+#   --max-tokens N        tokens per decoding batch (default: the setting's MAX_TOKENS)
+#   --comet-model FILE    also score COMET with this local COMET checkpoint (needs the unbabel-comet package;
+#                         nothing is downloaded); without it, COMET is not computed
+#
+# Writes DIR/eval/<split>.hyp.tok, <split>.hyp.detok, generate-<split>.log and result.json (the record of the
+# evaluation: setting, direction, checkpoint, decoding options and every split's sacreBLEU, chrF and tokenized BLEU),
+# and checkpoint_avg_last<N>.pt with --average. They replace an earlier evaluation only once all are written.
+# Environment: VENV (the Python environment, default .venv).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 # shellcheck source=settings.sh
 source "$ROOT/scripts/settings.sh"
 
-usage() {
-  cat <<EOF
-usage: scripts/evaluate.sh --setting S --checkpoint-dir DIR [--average N | --checkpoint FILE] [--data-dir DIR]
-                           [--splits "test test1"] [--cpu] [--max-tokens N]
-
-  --setting S           ${SETTINGS[*]}
-                        (its beam, length penalty and tokenized BLEU variant: scripts/settings.sh)
-  --checkpoint-dir DIR  the training run's --save-dir; results go to DIR/eval/
-  --average N           average the N newest numbered checkpoints (checkpoint<E>.pt, checkpoint_<E>_<U>.pt)
-  --checkpoint FILE     decode FILE (e.g. a converted authors' checkpoint); DIR defaults to its folder
-                        (default without either: DIR/checkpoint_best.pt)
-  --data-dir DIR        binarized data (default: \$DATA_BIN/<setting's data>, DATA_BIN defaults to data/data-bin)
-                        without refs/ (authors' released data) fairseq-generate's target lines are the references
-  --splits "A B"        splits to decode, the first is primary (default: test, and test1 when the data has it)
-  --cpu                 decode on the CPU
-  --max-tokens N        tokens per decoding batch (default: the setting's MAX_TOKENS)
-
-Writes DIR/eval/<split>.hyp.tok, <split>.hyp.detok, generate-<split>.log and result.json (scores of every split,
-the primary split's also at the top level), and checkpoint_avg_last<N>.pt with --average.
-Environment: DATA_BIN (default data/data-bin), VENV (the Python environment, default .venv).
-EOF
-}
-
 stage() {
   echo "==> $*"
-}
-
-absolute() {
-  echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 }
 
 # The N newest numbered checkpoints in a folder, newest first. An update checkpoint checkpoint_<E>_<U>.pt is placed
@@ -60,15 +57,15 @@ is_binarized() {
   [[ -f $DATA_DIR/$split.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx || -f $DATA_DIR/$split.$TGT_LANG-$SRC_LANG.$SRC_LANG.idx ]]
 }
 
-SETTING="" CHECKPOINT_DIR="" AVERAGE="" CHECKPOINT="" DATA_DIR="" SPLITS="" DECODE_MAX_TOKENS=""
+SETTING="" CHECKPOINT_DIR="" AVERAGE="" CHECKPOINT="" DATA_DIR="" SPLITS="" DECODE_MAX_TOKENS="" COMET_MODEL=""
 DEVICE_FLAGS=()
 while (($#)); do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --cpu) DEVICE_FLAGS=(--cpu); shift; continue ;;
-    --setting | --checkpoint-dir | --average | --checkpoint | --data-dir | --splits | --max-tokens)
-      (($# >= 2)) || die "$1 needs a value: see scripts/evaluate.sh --help" ;;
-    *) die "unknown option '$1': see scripts/evaluate.sh --help" ;;
+    --setting | --checkpoint-dir | --average | --checkpoint | --data-dir | --splits | --max-tokens | --comet-model)
+      (($# >= 2)) || usage_error "$1 needs a value" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
   case $1 in
     --setting) SETTING=$2 ;;
@@ -78,26 +75,29 @@ while (($#)); do
     --data-dir) DATA_DIR=$2 ;;
     --splits) SPLITS=$2 ;;
     --max-tokens) DECODE_MAX_TOKENS=$2 ;;
+    --comet-model) COMET_MODEL=$2 ;;
   esac
   shift 2
 done
 
 # ---- what to evaluate, checked before anything is written ----
-[[ -n $SETTING ]] || die "--setting is required: one of ${SETTINGS[*]}"
-load_setting "$SETTING" || exit 1  # prints its own one-line error
+require_setting "$SETTING"
 [[ -z $AVERAGE || $AVERAGE =~ ^[1-9][0-9]*$ ]] ||
-  die "--average needs a number of checkpoints (1 or more), got '$AVERAGE'"
+  usage_error "--average needs a number of checkpoints (1 or more), got '$AVERAGE'"
 [[ -z $DECODE_MAX_TOKENS || $DECODE_MAX_TOKENS =~ ^[1-9][0-9]*$ ]] ||
-  die "--max-tokens needs a positive number, got '$DECODE_MAX_TOKENS'"
+  usage_error "--max-tokens needs a positive number, got '$DECODE_MAX_TOKENS'"
 DECODE_MAX_TOKENS=${DECODE_MAX_TOKENS:-$MAX_TOKENS}
-[[ -z $AVERAGE || -z $CHECKPOINT ]] || die "--average and --checkpoint exclude each other: choose one"
+[[ -z $AVERAGE || -z $CHECKPOINT ]] || usage_error "--average and --checkpoint exclude each other: choose one"
 
 if [[ -n $CHECKPOINT ]]; then
+  [[ ! -d $CHECKPOINT ]] || die "checkpoint $CHECKPOINT is a folder: pass a .pt file, or the folder as --checkpoint-dir"
   [[ -f $CHECKPOINT ]] || die "checkpoint $CHECKPOINT does not exist: check the path"
-  CHECKPOINT=$(absolute "$CHECKPOINT")
+  CHECKPOINT=$(absolute_path "$CHECKPOINT")
   CHECKPOINT_DIR=${CHECKPOINT_DIR:-$(dirname "$CHECKPOINT")}
 fi
-[[ -n $CHECKPOINT_DIR ]] || die "--checkpoint-dir is required: the training run's --save-dir"
+[[ -n $CHECKPOINT_DIR ]] || usage_error "--checkpoint-dir is required: the training run's --save-dir"
+[[ ! -f $CHECKPOINT_DIR ]] || die "checkpoint dir $CHECKPOINT_DIR is a file: pass the training run's --save-dir" \
+  "(or the file as --checkpoint)"
 [[ -d $CHECKPOINT_DIR ]] || die "checkpoint dir $CHECKPOINT_DIR does not exist: pass the training run's --save-dir"
 CHECKPOINT_DIR=$(cd "$CHECKPOINT_DIR" && pwd)
 
@@ -113,11 +113,15 @@ elif [[ -z $CHECKPOINT ]]; then
     die "no checkpoint_best.pt in $CHECKPOINT_DIR: train first, or pass --checkpoint FILE or --average N"
 fi
 
-DATA_DIR=${DATA_DIR:-$DATA_BIN/$DATA_NAME}
+DATA_DIR=${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}
+[[ ! -f $DATA_DIR ]] || die "data dir $DATA_DIR is a file: pass the folder of the prepared data"
 [[ -d $DATA_DIR ]] ||
   die "data dir $DATA_DIR does not exist: prepare the data of setting $SETTING (scripts/prepare-*.sh), or pass" \
-    "--data-dir or set DATA_BIN"
+    "--data-dir"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
+# The data's facts; a model trained for another direction is refused here, before anything is written.
+corpus_facts "$DATA_DIR" src tgt tokenized_bleu --checkpoint "${AVERAGED[0]:-$CHECKPOINT}"
+SRC_LANG=${FACTS[0]} TGT_LANG=${FACTS[1]} TOKENIZED_BLEU=${FACTS[2]:-$TOKENIZED_BLEU}
 [[ -f $DATA_DIR/dict.$TGT_LANG.txt ]] ||
   die "$DATA_DIR has no dict.$TGT_LANG.txt: --data-dir must be a fairseq-preprocess output for $SRC_LANG-$TGT_LANG"
 
@@ -126,7 +130,7 @@ if [[ -z $SPLITS ]]; then
   if is_binarized test1; then SPLITS="test test1"; fi
 fi
 read -r -a SPLIT_LIST <<<"$SPLITS"
-((${#SPLIT_LIST[@]} > 0)) || die "--splits names no split: e.g. --splits \"test test1\""
+((${#SPLIT_LIST[@]} > 0)) || usage_error "--splits names no split: e.g. --splits \"test test1\""
 for split in "${SPLIT_LIST[@]}"; do
   is_binarized "$split" ||
     die "split '$split' is not binarized in $DATA_DIR (no $split.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx): choose" \
@@ -154,21 +158,23 @@ if [[ -f $DATA_DIR/spm.model ]]; then POST_PROCESS=sentencepiece; else POST_PROC
 # lib/env.sh put the project's environment (scripts/setup.sh makes it) first on PATH when there is one.
 command -v fairseq-generate >/dev/null ||
   die "fairseq-generate not found: run scripts/setup.sh, or set VENV to the project's environment"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 EVAL_DIR=$CHECKPOINT_DIR/eval
 mkdir -p "$EVAL_DIR"
+# Everything is built in a work folder and moved into eval/ only when all of it is done: a failure leaves an
+# earlier, finished evaluation as it was.
 WORK=$(mktemp -d "$EVAL_DIR/.work.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-# A result.json from an earlier run would describe other hypotheses than the ones written below.
-rm -f "$EVAL_DIR/result.json"
 
 # ---- checkpoint ----
 if ((${#AVERAGED[@]})); then
   CHECKPOINT=$EVAL_DIR/checkpoint_avg_last$AVERAGE.pt
   stage "averaging the $AVERAGE newest checkpoints: ${AVERAGED[*]##*/}"
   # newest first, so that the average keeps the newest checkpoint's configuration and update count
-  python -m macaron_fairseq.checkpoint.average --inputs "${AVERAGED[@]}" --output "$CHECKPOINT"
+  python -m macaron_fairseq.checkpoint.average --inputs "${AVERAGED[@]}" --output "$WORK/${CHECKPOINT##*/}"
+  DECODED=$WORK/${CHECKPOINT##*/}
+else
+  DECODED=$CHECKPOINT
 fi
 stage "evaluating $CHECKPOINT on $DATA_DIR (${SPLIT_LIST[*]})"
 if [[ -n $REFS_FROM_LOG ]]; then
@@ -179,42 +185,46 @@ if [[ $POST_PROCESS != sentencepiece ]]; then
   stage "no spm.model in $DATA_DIR: removing BPE continuation markers (@@) from the output"
 fi
 
-# ---- decode and score each split ----
-SPLIT_SCORES=()
+# ---- decode each split ----
+SPLIT_LOGS=()
 for split in "${SPLIT_LIST[@]}"; do
   stage "decoding $split: beam $BEAM, length penalty $LENPEN, at most $MAX_LEN_A x source length + $MAX_LEN_B" \
     "tokens, $DECODE_MAX_TOKENS tokens per batch"
-  log=$EVAL_DIR/generate-$split.log
+  log=$WORK/generate-$split.log
   # stdout (S/T/H/D/P lines) and stderr (the log) apart: when both share one file, a buffered stdout write can cut
   # a hypothesis line in two around a log line.
   status=0
-  fairseq-generate "$DATA_DIR" --user-dir "$ROOT/macaron_fairseq" --path "$CHECKPOINT" --task translation \
+  fairseq-generate "$DATA_DIR" --user-dir "$ROOT/macaron_fairseq" --path "$DECODED" --task translation \
     --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --gen-subset "$split" \
     --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" \
     --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \
     "${DEVICE_FLAGS[@]}" >"$WORK/$split.out" 2>"$WORK/$split.err" || status=$?
-  cat "$WORK/$split.out" "$WORK/$split.err" >"$WORK/generate-$split.log"
-  mv "$WORK/generate-$split.log" "$log"
+  cat "$WORK/$split.out" "$WORK/$split.err" >"$log"
+  rm -f "$WORK/$split.out"
   if ((status != 0)); then
+    failed_log=$EVAL_DIR/generate-$split.failed.log
+    mv "$log" "$failed_log"
     reason=$(grep -m1 '^error: ' "$WORK/$split.err" | cut -c8- || true)
-    die "fairseq-generate failed on $split${reason:+ ($reason)}: see $log"
+    die "fairseq-generate failed on $split${reason:+ ($reason)}: see $failed_log"
   fi
-
-  stage "scoring $split: sacreBLEU and tokenized BLEU ($TOKENIZED_BLEU)"
-  REFERENCES=()
-  if [[ -z $REFS_FROM_LOG ]]; then
-    REFERENCES=(--ref-detok "$DATA_DIR/refs/$split.detok.$TGT_LANG" --ref-tok "$DATA_DIR/refs/$split.tok.$TGT_LANG")
-  fi
-  python -m macaron_fairseq.evaluation.bleu --generate-log "$log" --lang "$TGT_LANG" --variant "$TOKENIZED_BLEU" \
-    "${REFERENCES[@]}" --hyp-tok-out "$EVAL_DIR/$split.hyp.tok" --hyp-detok-out "$EVAL_DIR/$split.hyp.detok" \
-    --json "$WORK/$split.json"
-  SPLIT_SCORES+=(--split "$split=$WORK/$split.json")
+  rm -f "$WORK/$split.err"
+  SPLIT_LOGS+=(--split "$split" "$log")
 done
 
-# ---- result.json ----
-stage "writing $EVAL_DIR/result.json"
+# ---- scores of every split, one record: result.json ----
+stage "scoring ${SPLIT_LIST[*]}: sacreBLEU, chrF and tokenized BLEU ($TOKENIZED_BLEU)"
 AVERAGED_FLAGS=()
 if ((${#AVERAGED[@]})); then AVERAGED_FLAGS=(--averaged "${AVERAGED[@]}"); fi
-python -m macaron_fairseq.evaluation.result --output "$EVAL_DIR/result.json" --setting "$SETTING" \
-  --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" \
-  --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" --data-dir "$DATA_DIR" "${SPLIT_SCORES[@]}"
+COMET_FLAGS=()
+if [[ -n $COMET_MODEL ]]; then COMET_FLAGS=(--comet-model "$COMET_MODEL"); fi
+python -m macaron_fairseq.evaluation.result --output "$WORK/result.json" --hypotheses-dir "$WORK" \
+  --setting "$SETTING" --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --variant "$TOKENIZED_BLEU" \
+  --data-dir "$DATA_DIR" --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" \
+  --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" "${SPLIT_LOGS[@]}" "${COMET_FLAGS[@]}"
+
+# result.json last, so that a reader who finds it finds everything it describes
+for file in "$WORK"/*; do
+  [[ ${file##*/} == result.json ]] || mv -f "$file" "$EVAL_DIR/"
+done
+rm -f "$EVAL_DIR"/generate-*.failed.log
+mv -f "$WORK/result.json" "$EVAL_DIR/result.json"

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Trains a Macaron model or its baseline twin with one setting's recipe (scripts/settings.sh).
+# Trains a Macaron model or its baseline twin with one setting's recipe (scripts/settings.sh) on prepared data.
 #
-#   scripts/train.sh --setting {iwslt14,wmt14-base,wmt14-big,multi30k} --model {macaron,baseline} [options]
-#                    [-- extra fairseq-train flags]
+#   scripts/train.sh --setting S --model {macaron,baseline} [options] [-- extra fairseq-train flags]
 #
 # Options:
-#   --save-dir DIR       checkpoints, train.log and tensorboard/ (default: checkpoints/SETTING/MODEL-seedN)
+#   --setting S          the recipe: model, training and decoding (the settings are listed below)
+#   --data-dir DIR       prepared data, any corpus and direction (default: data/data-bin/ and the setting's usual
+#                        data); the direction is the data's own (DIR/corpus.json, or fairseq-preprocess's file names)
+#   --save-dir DIR       checkpoints, train.log, train_command.txt and tensorboard/
+#                        (default: checkpoints/SETTING/MODEL-seedN)
 #   --seed N             (default: 1)
 #   --max-update N       update limit (default: the setting's; 0 = none, as in the authors' scripts)
+#   --patience N         stop after N validations without a lower validation loss (fairseq's --patience;
+#                        default: the setting's; 0 = never)
 #   --post-norm          post-norm layers instead of the recipe's pre-norm (both models alike)
-#   --data-dir DIR       binarized data (default: $DATA_BIN/DATA_NAME, DATA_BIN=data/data-bin)
 #   --cpu                train on the CPU (small runs, tests)
 #   --gpus LIST          CUDA devices to use, e.g. 0,1,2,3 (default: all visible)
 #   --precision P        fp16 (default on GPUs), bf16, or fp32 (default on the CPU)
@@ -22,13 +26,16 @@
 #                        restart every rank looks for checkpoint_last.pt there
 #   --dry-run            print the fairseq-train command (one line) and exit
 #
+# train_command.txt records the command with the paths inside the repository written relative to its root, as it
+# runs from there.
+#
 # Single node, several GPUs: fairseq-train starts one process per visible GPU itself. Already inside a
 # torchrun/SLURM launch (RANK, WORLD_SIZE, MASTER_ADDR set), fairseq picks that environment up.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
 
-SETTING= MODEL= SAVE_DIR= SEED=1 MAX_UPDATE_ARG= POST_NORM=0 DATA_DIR= USE_CPU=0 GPUS= PRECISION=
+SETTING= MODEL= SAVE_DIR= SEED=1 MAX_UPDATE_ARG= PATIENCE_ARG= POST_NORM=0 DATA_DIR= USE_CPU=0 GPUS= PRECISION=
 MAX_TOKENS_ARG= UPDATE_FREQ_ARG= NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG= MASTER_PORT_ARG=29500 DRY_RUN=0
 EXTRA_FLAGS=()
 while [[ $# -gt 0 ]]; do
@@ -38,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --save-dir) need_value "$@"; SAVE_DIR="$2"; shift 2 ;;
     --seed) need_value "$@"; SEED="$2"; shift 2 ;;
     --max-update) need_value "$@"; MAX_UPDATE_ARG="$2"; shift 2 ;;
+    --patience) need_value "$@"; PATIENCE_ARG="$2"; shift 2 ;;
     --post-norm) POST_NORM=1; shift ;;
     --data-dir) need_value "$@"; DATA_DIR="$2"; shift 2 ;;
     --cpu) USE_CPU=1; shift ;;
@@ -52,7 +60,7 @@ while [[ $# -gt 0 ]]; do
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA_FLAGS=("$@"); break ;;
-    *) die "unknown option '$1' (see scripts/train.sh --help; fairseq-train flags go after --)" 2 ;;
+    *) usage_error "unknown option '$1' (fairseq-train flags go after --)" ;;
   esac
 done
 
@@ -60,13 +68,18 @@ require_setting "$SETTING"
 case "$MODEL" in
   macaron) ARCH="$MACARON_ARCH"; ARCH_FLAGS=("${MACARON_FLAGS[@]}") ;;
   baseline) ARCH="$BASELINE_ARCH"; ARCH_FLAGS=("${BASELINE_FLAGS[@]}") ;;
-  "") die "--model is required: macaron or baseline" 2 ;;
-  *) die "unknown model '$MODEL': choose macaron or baseline" 2 ;;
+  "") usage_error "--model is required: macaron or baseline" ;;
+  *) usage_error "unknown model '$MODEL': choose macaron or baseline" ;;
 esac
 is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
-is_count "$SEED" || die "--seed must be a whole number, got '$SEED'" 2
+is_count "$SEED" || usage_error "--seed must be a whole number, got '$SEED'"
 MAX_UPDATE="${MAX_UPDATE_ARG:-$MAX_UPDATE}"
-is_count "$MAX_UPDATE" || die "--max-update must be a whole number, got '$MAX_UPDATE'" 2
+is_count "$MAX_UPDATE" || usage_error "--max-update must be a whole number, got '$MAX_UPDATE'"
+PATIENCE="${PATIENCE_ARG:-${PATIENCE:-0}}"
+is_count "$PATIENCE" || usage_error "--patience must be a whole number, got '$PATIENCE'"
+STOP_FLAGS=()
+# fairseq counts patience in validations; 0 (fairseq's -1) trains to --max-update
+[[ $PATIENCE -gt 0 ]] && STOP_FLAGS=(--patience "$PATIENCE")
 
 if [[ $POST_NORM -eq 1 ]]; then
   pre_norm_flags=("${MODEL_FLAGS[@]}"); MODEL_FLAGS=()
@@ -74,15 +87,26 @@ if [[ $POST_NORM -eq 1 ]]; then
     [[ "$flag" == --encoder-normalize-before || "$flag" == --decoder-normalize-before ]] || MODEL_FLAGS+=("$flag")
   done
 fi
-NORM_NAME=$([[ $POST_NORM -eq 1 ]] && echo "-postnorm" || true)
-SAVE_DIR="${SAVE_DIR:-$ROOT/checkpoints/$SETTING/$MODEL$NORM_NAME-seed$SEED}"
+SAVE_DIR="$(absolute_path "${SAVE_DIR:-$(run_dir "$ROOT/checkpoints/$SETTING" "$MODEL" "$SEED" "$POST_NORM")}")"
+[[ ! -e "$SAVE_DIR" || -d "$SAVE_DIR" ]] || die "--save-dir $SAVE_DIR is a file: give a folder for the run"
 
-DATA_DIR="${DATA_DIR:-$DATA_BIN/$DATA_NAME}"
+DATA_DIR="$(absolute_path "${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}")"
+if [[ $DRY_RUN -eq 1 && ! -e "$DATA_DIR" ]]; then
+  # Before the data is prepared, its folder's name tells the direction: the prepare scripts name it NAME.SRC-TGT.
+  [[ "$DATA_DIR" =~ \.([A-Za-z0-9_]+)-([A-Za-z0-9_]+)$ ]] \
+    || die "data folder $DATA_DIR does not exist: prepare it first (scripts/prepare-*.sh) or pass --data-dir"
+  SRC_LANG="${BASH_REMATCH[1]}" TGT_LANG="${BASH_REMATCH[2]}"
+else
+  corpus_facts "$DATA_DIR" src tgt
+  SRC_LANG="${FACTS[0]}" TGT_LANG="${FACTS[1]}"
+fi
 check_data_dir() {
-[[ -d "$DATA_DIR" ]] || die "data directory $DATA_DIR does not exist: prepare it first (scripts/prepare-*.sh) or pass --data-dir"
-for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" "train.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx" "valid.$SRC_LANG-$TGT_LANG.$TGT_LANG.idx"; do
-  [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not binarized $SRC_LANG-$TGT_LANG data for setting $SETTING (prepare it with scripts/prepare-*.sh)"
-done
+  local f
+  for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" "train.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx" \
+           "valid.$SRC_LANG-$TGT_LANG.$TGT_LANG.idx"; do
+    [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not binarized $SRC_LANG-$TGT_LANG data with train and" \
+      "valid splits (prepare it with scripts/prepare-*.sh)"
+  done
 }
 
 # Devices and batch size: keep the recipe's tokens per update on whatever hardware this is.
@@ -97,7 +121,7 @@ else
   elif [[ $DRY_RUN -eq 1 ]] && ! command -v nvidia-smi >/dev/null 2>&1; then
     DEVICES_PER_NODE=$RECIPE_GPUS  # nothing to count: show the recipe's own command
   else
-    DEVICES_PER_NODE=$(python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
+    DEVICES_PER_NODE=$(cuda_device_count)
     [[ "$DEVICES_PER_NODE" -gt 0 ]] || die "no CUDA device found: pass --cpu to train on the CPU, or --gpus to name devices"
   fi
   DEVICE_FLAGS=()
@@ -107,18 +131,18 @@ case "$PRECISION" in
   fp16) PRECISION_FLAGS=(--fp16) ;;
   bf16) PRECISION_FLAGS=(--bf16) ;;
   fp32) PRECISION_FLAGS=() ;;
-  *) die "unknown --precision '$PRECISION': choose fp16, bf16 or fp32" 2 ;;
+  *) usage_error "unknown --precision '$PRECISION': choose fp16, bf16 or fp32" ;;
 esac
-[[ $USE_CPU -eq 1 && "$PRECISION" == fp16 ]] && die "--precision fp16 needs a GPU: use bf16 or fp32 with --cpu" 2
-is_count "$NNODES" && [[ $NNODES -ge 1 ]] || die "--nnodes must be a positive whole number" 2
+[[ $USE_CPU -eq 1 && "$PRECISION" == fp16 ]] && usage_error "--precision fp16 needs a GPU: use bf16 or fp32 with --cpu"
+is_count "$NNODES" && [[ $NNODES -ge 1 ]] || usage_error "--nnodes must be a positive whole number"
 # fairseq 0.12 maps torchrun's ranks onto CUDA devices, dividing by their count: zero on the CPU.
-[[ $USE_CPU -eq 1 && $NNODES -gt 1 ]] && die "--nnodes needs GPUs: fairseq's torchrun launch does not run with --cpu" 2
+[[ $USE_CPU -eq 1 && $NNODES -gt 1 ]] && usage_error "--nnodes needs GPUs: fairseq's torchrun launch does not run with --cpu"
 WORLD_SIZE_TOTAL=$((DEVICES_PER_NODE * NNODES))
 RECIPE_TOKENS_PER_UPDATE=$((MAX_TOKENS * RECIPE_GPUS * RECIPE_UPDATE_FREQ))
 MAX_TOKENS="${MAX_TOKENS_ARG:-$MAX_TOKENS}"
-is_count "$MAX_TOKENS" && [[ $MAX_TOKENS -gt 0 ]] || die "--max-tokens must be a positive whole number" 2
+is_count "$MAX_TOKENS" && [[ $MAX_TOKENS -gt 0 ]] || usage_error "--max-tokens must be a positive whole number"
 if [[ -n "$UPDATE_FREQ_ARG" ]]; then
-  is_count "$UPDATE_FREQ_ARG" && [[ $UPDATE_FREQ_ARG -gt 0 ]] || die "--update-freq must be a positive whole number" 2
+  is_count "$UPDATE_FREQ_ARG" && [[ $UPDATE_FREQ_ARG -gt 0 ]] || usage_error "--update-freq must be a positive whole number"
   UPDATE_FREQ="$UPDATE_FREQ_ARG"
 else
   step_tokens=$((MAX_TOKENS * WORLD_SIZE_TOTAL))
@@ -137,7 +161,10 @@ TRAIN_FLAGS=(
   --lr "$LR" --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07 --warmup-updates "$WARMUP_UPDATES"
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1
   --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ" --max-update "$MAX_UPDATE"
-  --validate-interval-updates "$VALIDATE_INTERVAL_UPDATES"
+  --validate-interval-updates "$VALIDATE_INTERVAL_UPDATES" "${STOP_FLAGS[@]}"
+  # validation BLEU (greedy, sacreBLEU on Moses-detokenized text) beside the loss: the report's BLEU curve
+  --eval-bleu --eval-bleu-detok moses --eval-bleu-remove-bpe sentencepiece
+  --eval-bleu-args "{\"beam\": 1, \"max_len_a\": $MAX_LEN_A, \"max_len_b\": $MAX_LEN_B}"
   "${DEVICE_FLAGS[@]}" "${PRECISION_FLAGS[@]}" --seed "$SEED"
   --save-dir "$SAVE_DIR" --keep-last-epochs 10
   --log-format simple --log-interval 50
@@ -145,7 +172,7 @@ TRAIN_FLAGS=(
 )
 DISTRIBUTED_FLAGS=()
 if [[ $NNODES -gt 1 ]]; then
-  [[ -n "$MASTER_ADDR_ARG" ]] || die "--nnodes $NNODES needs --master-addr (the address of the node with --node-rank 0)" 2
+  [[ -n "$MASTER_ADDR_ARG" ]] || usage_error "--nnodes $NNODES needs --master-addr (the address of the node with --node-rank 0)"
   LAUNCH=(torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc-per-node "$DEVICES_PER_NODE"
           --master-addr "$MASTER_ADDR_ARG" --master-port "$MASTER_PORT_ARG" "$(command -v fairseq-train || echo fairseq-train)")
   # fairseq reads rank and world size from torchrun's environment only when its own --distributed-world-size,
@@ -163,8 +190,10 @@ fi
 
 require_fairseq
 check_data_dir
-mkdir -p "$SAVE_DIR"
-printf '%q ' "${COMMAND[@]}" | sed 's/ $/\n/' > "$SAVE_DIR/train_command.txt"
+mkdir -p "$SAVE_DIR" || die "cannot make --save-dir $SAVE_DIR: give a folder you can write"
+RECORDED=()
+for argument in "${COMMAND[@]}"; do RECORDED+=("$(root_relative "$argument")"); done
+printf '%q ' "${RECORDED[@]}" | sed 's/ $/\n/' > "$SAVE_DIR/train_command.txt"
 echo "[train] $SETTING / $MODEL ($ARCH), seed $SEED -> $SAVE_DIR"
 echo "[train] $WORLD_SIZE_TOTAL device(s) x $MAX_TOKENS tokens x update-freq $UPDATE_FREQ; log: $SAVE_DIR/train.log"
 # Restarting the same command resumes from $SAVE_DIR/checkpoint_last.pt (fairseq's default --restore-file).
