@@ -163,8 +163,10 @@ EVAL_DIR=$CHECKPOINT_DIR/eval
 mkdir -p "$EVAL_DIR"
 # Everything is built in a work folder and moved into eval/ only when all of it is done: a failure leaves an
 # earlier, finished evaluation as it was.
-WORK=$(mktemp -d "$EVAL_DIR/.work.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# An attempt that fails stays in eval/partial/, which its error names, until the next evaluation starts.
+WORK=$EVAL_DIR/partial
+rm -rf "$WORK"
+mkdir "$WORK"
 
 # ---- checkpoint ----
 if ((${#AVERAGED[@]})); then
@@ -202,10 +204,8 @@ for split in "${SPLIT_LIST[@]}"; do
   cat "$WORK/$split.out" "$WORK/$split.err" >"$log"
   rm -f "$WORK/$split.out"
   if ((status != 0)); then
-    failed_log=$EVAL_DIR/generate-$split.failed.log
-    mv "$log" "$failed_log"
     reason=$(grep -m1 '^error: ' "$WORK/$split.err" | cut -c8- || true)
-    die "fairseq-generate failed on $split${reason:+ ($reason)}: see $failed_log"
+    die "fairseq-generate failed on $split${reason:+ ($reason)}: see $log"
   fi
   rm -f "$WORK/$split.err"
   SPLIT_LOGS+=(--split "$split" "$log")
@@ -226,5 +226,5 @@ python -m macaron_fairseq.evaluation.result --output "$WORK/result.json" --hypot
 for file in "$WORK"/*; do
   [[ ${file##*/} == result.json ]] || mv -f "$file" "$EVAL_DIR/"
 done
-rm -f "$EVAL_DIR"/generate-*.failed.log
 mv -f "$WORK/result.json" "$EVAL_DIR/result.json"
+rmdir "$WORK"

@@ -23,6 +23,7 @@ Without ``--ref-detok``/``--ref-tok`` the log's own T- lines are the (tokenized)
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 
@@ -174,7 +175,8 @@ def score_generate_output(generate_log, lang, variant, ref_tok=None, ref_detok=N
         references_tok = in_sentence_order(generated.targets, targets)
         check_same_count(generated.hypotheses, generate_log, references_tok, targets)
         references_detok = detokenize(references_tok, lang)
-        references = {"detok": None, "tok": targets}
+        # named without its folder: evaluate.sh moves the log beside result.json once every split is scored
+        references = {"detok": None, "tok": f"the T- lines of {os.path.basename(generate_log)}"}
     hypotheses_tok = in_sentence_order(generated.hypotheses, generate_log)
     scores, hypotheses_detok = score(variant, lang, hypotheses_tok, references_tok, references_detok)
     split_scores = SplitScores(

@@ -154,7 +154,7 @@ def test_command_falls_back_to_the_logs_target_lines(tmp_path, capsys):
     bleu.main(["--generate-log", str(log), "--lang", "en", "--variant", "compound-split"])
 
     scores = json.loads(capsys.readouterr().out)
-    assert scores["references"] == {"detok": None, "tok": f"the T- lines of {log}"}
+    assert scores["references"] == {"detok": None, "tok": "the T- lines of generate-test.log"}
     assert scores["sacrebleu"] == pytest.approx(
         sacrebleu.corpus_bleu(bleu.detokenize(HYPOTHESES, "en"), [bleu.detokenize(REFERENCES, "en")]).score
     )

@@ -13,10 +13,14 @@ from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
 EVALUATE = REPO_ROOT / "scripts" / "evaluate.sh"
 SETTING = "multi30k"  # a "lowercase" tokenized BLEU setting from de to en, like the tiny data
 RESULT_KEYS = {
-    "setting", "checkpoint", "averaged", "beam", "lenpen", "split", "sacrebleu", "sacrebleu_signature",
-    "tokenized_bleu", "tokenized_bleu_variant", "sentences", "decode_seconds", "sentences_per_second", "splits",
+    "setting", "source_lang", "target_lang", "checkpoint", "averaged", "data_dir", "decoding", "primary_split",
+    "splits",
 }
-SPLIT_KEYS = RESULT_KEYS - {"setting", "checkpoint", "averaged", "beam", "lenpen", "split", "splits"}
+SPLIT_KEYS = {
+    "hypotheses", "sacrebleu", "sacrebleu_signature", "chrf", "chrf_signature", "tokenized_bleu",
+    "tokenized_bleu_variant", "lowercase", "references", "decode_seconds", "sentences_per_second",
+    "generated_tokens", "tokens_per_second",
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,36 +82,41 @@ def test_average_of_two_newest_scores_every_sentence(trained_run, tiny_data):
 
     eval_dir = trained_run / "eval"
     result = json.loads((eval_dir / "result.json").read_text())
-    assert RESULT_KEYS <= result.keys()
+    assert RESULT_KEYS == result.keys()
     beam, lenpen, variant = setting_values("BEAM", "LENPEN", "TOKENIZED_BLEU")
-    assert (result["setting"], result["beam"], result["lenpen"]) == (SETTING, int(beam), float(lenpen))
+    decoding = result["decoding"]
+    assert (result["setting"], decoding["beam"], decoding["lenpen"]) == (SETTING, int(beam), float(lenpen))
+    assert (result["source_lang"], result["target_lang"]) == ("de", TGT)
     max_len_a, max_len_b = setting_values("MAX_LEN_A", "MAX_LEN_B")
-    assert (result["max_len_a"], result["max_len_b"]) == (float(max_len_a), int(max_len_b))
+    assert (decoding["max_len_a"], decoding["max_len_b"]) == (float(max_len_a), int(max_len_b))
     generate_config = (eval_dir / "generate-test.log").read_text()
     assert f"'max_len_a': {max_len_a}, 'max_len_b': {max_len_b}," in generate_config
     assert result["averaged"] == [str(p) for p in newest_two]
     assert result["checkpoint"] == str(eval_dir / "checkpoint_avg_last2.pt")
     assert (eval_dir / "checkpoint_avg_last2.pt").is_file()
-    assert result["split"] == "test" and set(result["splits"]) == {"test", "test1"}
-    assert result["tokenized_bleu_variant"] == variant
-    # the tiny data is lowercased, so sacreBLEU ignores case, and says so
-    assert result["sacrebleu_signature"].startswith("nrefs:1|case:lc|")
-    assert 0 <= result["sacrebleu"] <= 100 and 0 <= result["tokenized_bleu"] <= 100
-    assert result["sentences_per_second"] > 0
+    assert result["primary_split"] == "test" and list(result["splits"]) == ["test", "test1"]
+    primary = result["splits"]["test"]
+    assert primary["tokenized_bleu_variant"] == variant
+    # the tiny data is lowercased, so sacreBLEU and chrF ignore case, and say so
+    assert primary["lowercase"] is True
+    assert primary["sacrebleu_signature"].startswith("nrefs:1|case:lc|")
+    assert primary["chrf_signature"].startswith("nrefs:1|case:lc|")
+    assert 0 <= primary["sacrebleu"] <= 100 and 0 <= primary["tokenized_bleu"] <= 100 and 0 <= primary["chrf"] <= 100
+    assert primary["sentences_per_second"] > 0 and primary["tokens_per_second"] > 0
 
     for split in ("test", "test1"):
         scores = result["splits"][split]
         assert SPLIT_KEYS <= scores.keys()
         # every sentence scored, although 13 and 11 are not multiples of fairseq's batch size multiple (8)
-        assert scores["sentences"] == scores["sentences_translated"] == SIZES[split]
+        assert scores["hypotheses"] == SIZES[split]
+        assert f"Translated {SIZES[split]} sentences" in (eval_dir / f"generate-{split}.log").read_text()
         hypotheses = (eval_dir / f"{split}.hyp.tok").read_text().splitlines()
         assert len(hypotheses) == len((eval_dir / f"{split}.hyp.detok").read_text().splitlines()) == SIZES[split]
         # in sentence order: line i is fairseq-generate's H-i
         log = (eval_dir / f"generate-{split}.log").read_text()
         hypothesis_lines = dict(re.findall(r"^H-(\d+)\t[^\t]*\t(.*)$", log, flags=re.MULTILINE))
         assert [hypothesis_lines[str(i)] for i in range(SIZES[split])] == hypotheses
-    assert {field: result[field] for field in SPLIT_KEYS} == {f: result["splits"]["test"][f] for f in SPLIT_KEYS}
-    assert not list(eval_dir.glob(".work*")) and not list(eval_dir.glob("*.tmp*"))
+    assert not (eval_dir / "partial").exists() and not list(eval_dir.glob("*.tmp*"))
     assert "13 sentences" in completed.stdout and "11 sentences" in completed.stdout
 
 
@@ -170,20 +179,25 @@ def test_bad_input_fails_in_one_line_without_result(case, best_only, copy_data, 
     assert not (best_only / "eval" / "result.json").exists()
 
 
-def test_hypothesis_reference_count_mismatch_fails_and_removes_stale_result(best_only, copy_data):
+def test_hypothesis_reference_count_mismatch_fails_and_keeps_the_earlier_evaluation(best_only, copy_data):
     data = copy_data()
     for kind in ("detok", "tok"):
         with open(data / "refs" / f"test.{kind}.{TGT}", "a", encoding="utf-8") as f:
             f.write("an extra reference .\n")
-    stale = best_only / "eval" / "result.json"
-    stale.parent.mkdir()
-    stale.write_text("{}\n")
+    earlier = best_only / "eval" / "result.json"
+    earlier.parent.mkdir()
+    earlier.write_text("{}\n")
+    (best_only / "eval" / "generate-test.log").write_text("the earlier decoding\n")
 
     completed = evaluate("--setting", SETTING, "--checkpoint-dir", best_only, "--data-dir", data,
                          "--splits", "test", "--cpu")
 
-    assert_one_line_error(completed, "13 hypotheses", "14 references", f"refs/test.detok.{TGT}", "generate-test.log")
-    assert not stale.exists()
+    failed_log = best_only / "eval" / "partial" / "generate-test.log"
+    assert_one_line_error(completed, "13 hypotheses", "14 references", f"refs/test.detok.{TGT}", failed_log)
+    assert failed_log.exists()  # the failed attempt is kept where the error says
+    # nothing of the earlier, finished evaluation was replaced
+    assert earlier.read_text() == "{}\n"
+    assert (best_only / "eval" / "generate-test.log").read_text() == "the earlier decoding\n"
 
 
 def test_data_without_refs_is_scored_against_target_lines(trained_run, copy_data, tmp_path):
@@ -198,5 +212,5 @@ def test_data_without_refs_is_scored_against_target_lines(trained_run, copy_data
     assert "no refs/" in completed.stdout
     result = json.loads((checkpoint_dir / "eval" / "result.json").read_text())
     assert result["checkpoint"] == str(trained_run / "checkpoint_best.pt") and result["averaged"] is None
-    assert result["splits"]["test"]["references"]["tok"].startswith("T- lines of ")
-    assert result["sentences"] == SIZES["test"] and set(result["splits"]) == {"test"}
+    assert result["splits"]["test"]["references"] == {"detok": None, "tok": "the T- lines of generate-test.log"}
+    assert result["splits"]["test"]["hypotheses"] == SIZES["test"] and set(result["splits"]) == {"test"}
