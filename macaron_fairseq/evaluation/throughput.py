@@ -2,7 +2,7 @@
 
 Both models of a pair are built as fairseq-train builds them, from the same flags but for the FFN width (the
 baseline's one FFN against Macaron's two of half its width), given the same random batches, and timed in
-alternation in one process: baseline, Macaron, Macaron, baseline in every round. Whatever else the machine does
+alternation in one process: baseline, Macaron, Macaron, baseline in one round, the other way round in the next. Whatever else the machine does
 then falls on both alike, and the ratio of each width is the median of its per-round ratios. On a GPU the steps run
 in bf16 autocast and each is timed to its end (``torch.cuda.synchronize``).
 
@@ -122,7 +122,10 @@ def measure(width_name, width, device, rounds, batch_tokens, length, vocabulary,
     for round_index in range(rounds + 1):  # round 0 warms up (allocator, kernels) and is not counted
         batch = random_batch(dictionary, batch_tokens, length, device, generator)
         this_round = {model: 0.0 for model in MODELS}
-        for model in ("baseline", "macaron", "macaron", "baseline"):
+        # ABBA in even rounds, BAAB in odd ones: a drift in speed within a round, and the first step's cost of a
+        # new batch, fall on both models alike
+        order = ("baseline", "macaron") if round_index % 2 == 0 else ("macaron", "baseline")
+        for model in order + order[::-1]:
             this_round[model] += timed_step(models[model], batch, device)
         if round_index == 0:
             continue
@@ -168,9 +171,9 @@ def parse_args(argv):
     parser.add_argument("--widths", nargs="+", choices=list(WIDTHS), default=list(WIDTHS),
                         help="which widths to measure (default: all)")
     parser.add_argument("--rounds", type=int, help="timed rounds per width, each 2 steps per model "
-                        "(default: 3 on the CPU, 20 on a GPU)")
+                        "(default: 4 on the CPU, 20 on a GPU)")
     parser.add_argument("--batch-tokens", type=int, help="source (and target) tokens per batch "
-                        "(default: 2048 on the CPU, 8192 on a GPU)")
+                        "(default: 512 on the CPU, 8192 on a GPU)")
     parser.add_argument("--length", type=int, default=32, help="tokens per sentence (default 32)")
     parser.add_argument("--vocabulary", type=int, default=8000, help="joined dictionary size (default 8000)")
     parser.add_argument("--json", help="also write the results here")
@@ -191,8 +194,8 @@ def main(argv=None):
         raise MacaronFairseqError("--device cuda: no CUDA device is visible; leave --device out to measure on the CPU")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     on_gpu = device.type == "cuda"
-    rounds = args.rounds or (20 if on_gpu else 3)
-    batch_tokens = args.batch_tokens or (8192 if on_gpu else 2048)
+    rounds = args.rounds or (20 if on_gpu else 4)
+    batch_tokens = args.batch_tokens or (8192 if on_gpu else 512)
     print(f"[throughput] {describe_device(device)}; {batch_tokens} tokens per batch, sentences of {args.length}, "
           f"{rounds} rounds per width", flush=True)
     results = []
