@@ -6,7 +6,6 @@ which ``macaron_transformer_lm`` and ``macaron_roberta`` add to their baselines'
 
 from fairseq.models.transformer import TransformerConfig
 
-from macaron_fairseq.models.macaron_transformer import positive_float
 from macaron_fairseq.modules.macaron_layer import DEFAULT_MACARON_FFN_SCALE
 from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, SCHEMES
 
@@ -29,8 +28,9 @@ LEARNABLE_SCALE_HELP = (
 
 
 def add_macaron_args(parser):
-    parser.add_argument("--macaron-ffn-scale", type=positive_float, metavar="S", help=FFN_SCALE_HELP)
-    parser.add_argument("--macaron-scheme", choices=list(SCHEMES), help=SCHEME_HELP)
+    # checked by the architecture, whose errors are one line: argparse's print the usage first
+    parser.add_argument("--macaron-ffn-scale", type=float, metavar="S", help=FFN_SCALE_HELP)
+    parser.add_argument("--macaron-scheme", metavar="{" + ",".join(SCHEMES) + "}", help=SCHEME_HELP)
     parser.add_argument("--macaron-learnable-scale", action="store_true", help=LEARNABLE_SCALE_HELP)
 
 

@@ -6,9 +6,8 @@ extra LayerNorm and output bias per layer are the only difference, about 0.05 %)
 ``--macaron-scheme`` run one FFN, of the baseline's width.
 """
 
-import argparse
 import copy
-import sys
+import math
 
 from fairseq.distributed import fsdp_wrap
 from fairseq.models import register_model, register_model_architecture
@@ -26,20 +25,13 @@ from fairseq.models.transformer import (
 )
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.modules.macaron_layer import (
     DEFAULT_MACARON_FFN_SCALE,
     MacaronTransformerDecoderLayer,
     MacaronTransformerEncoderLayer,
 )
 from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, HALF_WIDTH_SCHEMES, SCHEMES, has_half_steps
-
-
-def positive_float(text):
-    """argparse type of ``--macaron-ffn-scale``."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0 (the paper uses 0.5), got {text}")
-    return value
 
 
 def wrap_layer(layer, cfg):
@@ -74,12 +66,13 @@ class MacaronTransformerModel(TransformerModel):
     def add_args(cls, parser):
         super().add_args(parser)
         parser.add_argument(
-            "--macaron-ffn-scale", type=positive_float, metavar="S",
+            # checked by the architecture (check_ffn_scale), whose error is one line: argparse's prints the usage
+            "--macaron-ffn-scale", type=float, metavar="S",
             help=f"scale of each FFN half step of the strang schemes, x + S*FFN(x) (default: "
                  f"{DEFAULT_MACARON_FFN_SCALE}, the half step of Strang-Marchuk splitting)",
         )
         parser.add_argument(
-            "--macaron-scheme", choices=list(SCHEMES),
+            "--macaron-scheme", metavar="{" + ",".join(SCHEMES) + "}",
             help=f"order of each layer's sub-steps (default: {DEFAULT_SCHEME}, FFN/2 -> attention -> FFN/2 with "
                  "two half-width FFNs; strang-tied: one full-width FFN run as both half steps; lie-trotter: "
                  "attention -> FFN, fairseq's layer; reversed-lie-trotter: FFN -> attention)",
@@ -92,9 +85,9 @@ class MacaronTransformerModel(TransformerModel):
 
     @classmethod
     def build_model(cls, args, task):
+        # again, for a model built from a saved config rather than from the command line
         base_macaron_architecture(args)
-        if has_half_steps(args.macaron_scheme) and not args.macaron_ffn_scale > 0:
-            raise ValueError(f"macaron_ffn_scale must be above 0, got {args.macaron_ffn_scale}")
+        check_layer_sizes(args)
         return super().build_model(args, task)
 
     @classmethod
@@ -128,29 +121,65 @@ def macaron_twin(baseline_preset):
                 setattr(args, key, getattr(twin, key) // 2)
         base_macaron_architecture(args)
         baseline_preset(args)
+        check_layer_sizes(args)
 
     architecture.__doc__ = f"Macaron twin of fairseq's {baseline_preset.__name__} preset."
     return architecture
 
 
-def usage_error(message):
-    """Refuses the model's flags as argparse refuses one: an ``error:`` line and exit status 2."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def base_macaron_architecture(args):
+    """Resolves the Macaron options' defaults and refuses what the layers cannot run (MacaronFairseqError)."""
     # None where a checkpoint saved without the option is upgraded with its parser's default
     args.macaron_scheme = getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME
+    if args.macaron_scheme not in SCHEMES:
+        raise MacaronFairseqError(f"--macaron-scheme {args.macaron_scheme} is not a scheme: choose one of "
+                                  f"{', '.join(SCHEMES)}")
     args.macaron_learnable_scale = bool(getattr(args, "macaron_learnable_scale", False))
     if has_half_steps(args.macaron_scheme):
         if getattr(args, "macaron_ffn_scale", None) is None:
             args.macaron_ffn_scale = DEFAULT_MACARON_FFN_SCALE
+        check_ffn_scale(args.macaron_ffn_scale)
     elif getattr(args, "macaron_ffn_scale", None) is not None:
-        usage_error(f"--macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme "
-                    f"{args.macaron_scheme} has none (its FFN step is whole): drop --macaron-ffn-scale")
+        raise MacaronFairseqError(
+            f"--macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme "
+            f"{args.macaron_scheme} has none (its FFN step is whole): drop --macaron-ffn-scale")
     if getattr(args, "cross_self_attention", False):
-        usage_error("--cross-self-attention is not supported by macaron_transformer: drop it")
+        raise MacaronFairseqError("--cross-self-attention is not supported by macaron_transformer: drop it")
+
+
+def check_ffn_scale(scale):
+    # an infinite scale is accepted by float() and overflows the first forward pass
+    if not (math.isfinite(scale) and scale > 0):
+        raise MacaronFairseqError(f"--macaron-ffn-scale must be a finite number above 0 (0.5 is the half step of "
+                                  f"Strang splitting), got {scale}")
+
+
+def check_layer_sizes(args):
+    """Refuses FFN widths and head counts that fairseq's modules fail on with a traceback; each stack is checked
+    where the model has it (a language model has only the decoder, RoBERTa only the encoder)."""
+    for stack in ("encoder", "decoder"):
+        width = getattr(args, f"{stack}_ffn_embed_dim", None)
+        if width is not None and not width > 0:
+            raise MacaronFairseqError(
+                f"--{stack}-ffn-embed-dim must be a whole number above 0, the inner width of each FFN, got {width}")
+        heads, embed_dim = getattr(args, f"{stack}_attention_heads", None), getattr(args, f"{stack}_embed_dim", None)
+        if heads is None or embed_dim is None:
+            continue
+        if not heads > 0:
+            raise MacaronFairseqError(f"--{stack}-attention-heads must be a whole number above 0, got {heads}")
+        if embed_dim % heads:
+            raise MacaronFairseqError(
+                f"--{stack}-attention-heads {heads} does not divide --{stack}-embed-dim {embed_dim} into heads of "
+                f"one width: choose a number of heads that divides {embed_dim}, "
+                f"such as {nearest_divisors(embed_dim, heads)}")
+
+
+def nearest_divisors(number, near):
+    """The divisors of ``number`` nearest ``near`` from below and above, as ``"2 or 4"``."""
+    divisors = [d for d in range(1, number + 1) if number % d == 0]
+    below = [d for d in divisors if d < near][-1:]
+    above = [d for d in divisors if d > near][:1]
+    return " or ".join(str(d) for d in below + above)
 
 
 BASELINE_TWINS = {

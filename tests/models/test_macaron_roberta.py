@@ -82,11 +82,11 @@ def test_macaron_roberta_base_is_the_papers_macaron_bert_base(skip_bert_init):
     assert (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim) == (12, 768, 1536)
 
 
-def test_non_positive_ffn_scale_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
+def test_non_positive_ffn_scale_is_a_usage_error():
+    from macaron_fairseq.errors import MacaronFairseqError
+
+    with pytest.raises(MacaronFairseqError, match="--macaron-ffn-scale must be a finite number above 0"):
         build_model("macaron_roberta", "--macaron-ffn-scale", -1)
-    assert exit_info.value.code == 2
-    assert "argument --macaron-ffn-scale: must be a number above 0" in capsys.readouterr().err
 
 
 OPTION_VARIANTS = {

@@ -1,5 +1,7 @@
 """The macaron_transformer model and its architectures, each against its fairseq baseline twin."""
 
+import re
+
 import pytest
 import torch
 from fairseq import options
@@ -9,6 +11,7 @@ from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks.translation import TranslationTask
 
 from conftest import PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.models.macaron_transformer import BASELINE_TWINS, MacaronTransformerModel
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerDecoderLayer, MacaronTransformerEncoderLayer
 from macaron_fairseq.modules.splitting_scheme import SCHEMES
@@ -114,31 +117,68 @@ def test_learned_step_sizes_are_named_in_the_checkpoint_state():
         "ffn1_step", "self_attn_step", "encoder_attn_step", "ffn2_step"}
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--macaron-scheme", "rk4"], "argument --macaron-scheme: invalid choice: 'rk4'"),
-    (["--macaron-scheme", "lie-trotter", "--macaron-ffn-scale", "0.5"],
-     "error: --macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme lie-trotter"),
-    (["--cross-self-attention"], "error: --cross-self-attention is not supported by macaron_transformer: drop it"),
-], ids=["unknown-scheme", "ffn-scale-without-half-steps", "cross-self-attention"])
-def test_bad_scheme_flags_are_refused_in_one_line(flags, message):
-    result = run(fairseq_command("train", "unused", "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer", *flags),
-                 check=False)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+BAD_OPTIONS = {
+    "unknown-scheme": (["--macaron-scheme", "rk4"],
+                       "error: --macaron-scheme rk4 is not a scheme: choose one of strang, strang-tied, lie-trotter, "
+                       "reversed-lie-trotter"),
+    "ffn-scale-without-half-steps": (
+        ["--macaron-scheme", "lie-trotter", "--macaron-ffn-scale", "0.5"],
+        "error: --macaron-ffn-scale sets the FFN half steps of the strang schemes, and --macaron-scheme lie-trotter "
+        "has none (its FFN step is whole): drop --macaron-ffn-scale"),
+    "cross-self-attention": (["--cross-self-attention"],
+                             "error: --cross-self-attention is not supported by macaron_transformer: drop it"),
+    "infinite-ffn-scale": (["--macaron-ffn-scale", "inf"],
+                           "error: --macaron-ffn-scale must be a finite number above 0 (0.5 is the half step of "
+                           "Strang splitting), got inf"),
+    "zero-ffn-width": (["--encoder-ffn-embed-dim", "0"],
+                       "error: --encoder-ffn-embed-dim must be a whole number above 0, the inner width of each "
+                       "FFN, got 0"),
+    "heads-not-dividing-width": (["--encoder-attention-heads", "3"],
+                                 "error: --encoder-attention-heads 3 does not divide --encoder-embed-dim 32 into "
+                                 "heads of one width: choose a number of heads that divides 32, such as 2 or 4"),
+}
+"""Bad Macaron-model flags, each with the one line fairseq-train refuses it with."""
 
 
-def test_non_positive_ffn_scale_is_refused():
-    with pytest.raises(SystemExit):
-        build_model("macaron_transformer", "--macaron-ffn-scale", 0)
+@pytest.mark.parametrize("case", BAD_OPTIONS)
+def test_bad_model_flags_are_refused_in_one_line_before_anything_is_written(toy_data_bin, tmp_path, case):
+    flags, message = BAD_OPTIONS[case]
     result = run(
-        fairseq_command("train", "unused", "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer",
-                        "--macaron-ffn-scale", "-1"),
-        check=False,
+        fairseq_command("train", toy_data_bin, "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer",
+                        *TINY_MODEL_FLAGS, "--optimizer", "adam", "--lr", 1e-3, "--max-tokens", 1000,
+                        "--max-update", 2, "--cpu", "--num-workers", 0, *flags),
+        cwd=tmp_path, check=False,
     )
-    assert result.returncode == 2
-    assert "argument --macaron-ffn-scale: must be a number above 0" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [message], result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []  # no checkpoints/ folder, no crash.pt
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--macaron-ffn-scale", 0], "--macaron-ffn-scale must be a finite number above 0"),
+    (["--macaron-ffn-scale", -1], "--macaron-ffn-scale must be a finite number above 0"),
+    (["--macaron-ffn-scale", "1e400"], "--macaron-ffn-scale must be a finite number above 0"),
+    (["--macaron-ffn-scale", "nan"], "--macaron-ffn-scale must be a finite number above 0"),
+    (["--macaron-scheme", "strang-tied", "--macaron-ffn-scale=-inf"],
+     "--macaron-ffn-scale must be a finite number above 0"),
+    (["--encoder-ffn-embed-dim", -8], "--encoder-ffn-embed-dim must be a whole number above 0"),
+    (["--decoder-ffn-embed-dim", 0], "--decoder-ffn-embed-dim must be a whole number above 0"),
+    (["--macaron-scheme", "lie-trotter", "--decoder-ffn-embed-dim", -1],
+     "--decoder-ffn-embed-dim must be a whole number above 0"),
+    (["--decoder-attention-heads", 5], "--decoder-attention-heads 5 does not divide --decoder-embed-dim 512"),
+    (["--encoder-attention-heads", 0], "--encoder-attention-heads must be a whole number above 0, got 0"),
+])
+def test_bad_sizes_and_scales_are_refused_when_the_model_is_configured(flags, message):
+    with pytest.raises(MacaronFairseqError, match=re.escape(message)):
+        build_model("macaron_transformer", *flags)
+
+
+def test_options_are_checked_again_when_a_model_is_built_from_a_saved_config():
+    _, args = build_model("macaron_transformer", *TINY_MODEL_FLAGS[:-1], device="cpu")
+    args.macaron_ffn_scale = float("inf")
+    task = TranslationTask(args, joined_dictionary(20), joined_dictionary(20))
+    with pytest.raises(MacaronFairseqError, match=r"--macaron-ffn-scale must be a finite number above 0 .*, got inf"):
+        MacaronTransformerModel.build_model(args, task)
 
 
 def test_unknown_architecture_message_lists_the_macaron_architectures():

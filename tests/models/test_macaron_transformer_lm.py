@@ -85,11 +85,11 @@ def test_ffn_width_follows_the_scheme_and_the_command_line():
     assert given.decoder.layers[0].fc2.scale == 0.7
 
 
-def test_non_positive_ffn_scale_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
+def test_non_positive_ffn_scale_is_a_usage_error():
+    from macaron_fairseq.errors import MacaronFairseqError
+
+    with pytest.raises(MacaronFairseqError, match="--macaron-ffn-scale must be a finite number above 0"):
         build_model("macaron_transformer_lm", "--macaron-ffn-scale", 0)
-    assert exit_info.value.code == 2
-    assert "argument --macaron-ffn-scale: must be a number above 0" in capsys.readouterr().err
 
 
 OPTION_VARIANTS = {
