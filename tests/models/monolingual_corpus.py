@@ -1,6 +1,11 @@
 """A tiny generated English corpus, binarized as fairseq's language-model tasks read it, for the model tests."""
 
+import functools
 import random
+
+import pytest
+from fairseq import options
+from fairseq_cli import preprocess
 
 from conftest import fairseq_command, run
 from macaron_fairseq.data import toy_corpus
@@ -14,22 +19,43 @@ def english_sentences(count, seed):
     return [toy_corpus.sentence_pair(rng)[1] for _ in range(count)]
 
 
-def binarize(root, name, splits, srcdict=None):
-    """Writes ``splits`` ({split: lines}) under ``root`` and binarizes them with ``fairseq-preprocess
-    --only-source`` into ``root/name``, with the dictionary ``srcdict`` if given; returns that folder."""
-    prefixes = {}
+def write_splits(root, name, splits):
+    """Writes ``splits`` ({split: lines}) as ``root/name.<split>.txt``; returns fairseq-preprocess's flags for them."""
+    flags = []
     for split, lines in splits.items():
         path = root / f"{name}.{split}.txt"
         path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        prefixes[f"--{split}pref"] = path
+        flags += [f"--{split}pref", path]
+    return flags
+
+
+def binarize(root, name, splits):
+    """Binarizes ``splits`` with the ``fairseq-preprocess --only-source`` command into ``root/name``."""
     destdir = root / name
-    extra = ["--srcdict", srcdict] if srcdict else []
-    run(fairseq_command("preprocess", "--only-source", *[x for p in prefixes.items() for x in p],
-                        "--destdir", destdir, "--workers", 1, *extra))
+    run(fairseq_command("preprocess", "--only-source", *write_splits(root, name, splits), "--destdir", destdir,
+                        "--workers", 1))
     return destdir
 
 
-def english_data_bin(root, seed=1):
+def binarize_in_process(root, name, splits):
+    """Binarizes ``splits`` as ``fairseq-preprocess --only-source`` does, in this process (no start-up to pay),
+    for data that only feeds the command under test."""
+    destdir = root / name
+    flags = ["--only-source", *write_splits(root, name, splits), "--destdir", destdir, "--workers", 1]
+    preprocess.main(options.get_preprocessing_parser().parse_args([str(flag) for flag in flags]))
+    return destdir
+
+
+@functools.cache
+def binarized_once(root):
     """``root/data-bin``: the corpus of :data:`SPLIT_SIZES`, binarized; returns (folder, {split: sentences})."""
-    splits = {split: english_sentences(count, seed + i) for i, (split, count) in enumerate(SPLIT_SIZES.items())}
+    root.mkdir()
+    splits = {split: english_sentences(count, 1 + i) for i, (split, count) in enumerate(SPLIT_SIZES.items())}
     return binarize(root, "data-bin", splits), splits
+
+
+@pytest.fixture(scope="session")
+def english_corpus(tmp_path_factory):
+    """(data-bin, {split: sentences}) of the corpus, binarized once a session: each test module importing this
+    fixture is a fixture of its own to pytest, so the binarization is cached here."""
+    return binarized_once(tmp_path_factory.getbasetemp() / "english")

@@ -12,11 +12,12 @@ from fairseq.models.roberta import RobertaModel
 from fairseq.modules import LayerDropModuleList
 from fairseq.tasks.masked_lm import MaskedLMTask
 
-import macaron_fairseq.models.macaron_roberta as macaron_roberta
-from conftest import PLUGIN_DIR, fairseq_command, last_checkpoint, run
+from conftest import PLUGIN_DIR, last_checkpoint
 from macaron_fairseq.models.macaron_roberta import BASELINE_TWINS, MacaronRobertaModel
+from macaron_fairseq.models.parity import bert_init_skipped
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerEncoderLayer
-from monolingual_corpus import binarize, english_data_bin
+from fairseq_in_process import fairseq_train
+from monolingual_corpus import binarize_in_process, english_corpus  # noqa: F401 (a fixture)
 
 REALISTIC_DICTIONARY_SIZE = 50_000
 
@@ -45,11 +46,9 @@ def build_model(arch, *flags, dictionary=None, device="cpu", **options_without_f
 
 
 @pytest.fixture
-def skip_bert_init(monkeypatch):
-    """BERT's initialisation draws on the CPU and copies back, which weights on the meta device cannot."""
-    skip = lambda module: None  # noqa: E731
-    monkeypatch.setattr("fairseq.models.roberta.model.init_bert_params", skip)
-    monkeypatch.setattr(macaron_roberta, "init_bert_params", skip)
+def skip_bert_init():
+    with bert_init_skipped():
+        yield
 
 
 def parameter_count(model):
@@ -137,11 +136,11 @@ def test_fairseq_roberta_options_keep_working(variant):
 # fairseq's command-line tools, end to end: pre-training, fine-tuning, loading for use
 
 def train(data_bin, save_dir, *flags):
-    run(fairseq_command(
-        "train", data_bin, "--user-dir", PLUGIN_DIR, "--arch", "macaron_roberta", *TINY_ROBERTA_FLAGS,
+    fairseq_train(
+        data_bin, "--user-dir", PLUGIN_DIR, "--arch", "macaron_roberta", *TINY_ROBERTA_FLAGS,
         "--optimizer", "adam", "--lr", 1e-3, "--save-dir", save_dir, "--no-epoch-checkpoints", "--cpu",
         "--seed", 1, "--log-format", "simple", *flags,
-    ))
+    )
 
 
 def has_adverb(sentence):
@@ -150,22 +149,23 @@ def has_adverb(sentence):
 
 
 @pytest.fixture(scope="module")
-def pretrained_and_fine_tuned(tmp_path_factory):
+def pretrained_and_fine_tuned(english_corpus, tmp_path_factory):
     """(data-bin, sentence-prediction data, pre-training save dir, fine-tuning save dir) of a tiny macaron_roberta
-    pre-trained with --task masked_lm, then fine-tuned with --task sentence_prediction, a few updates each."""
+    pre-trained with --task masked_lm, then fine-tuned with --task sentence_prediction, 2 updates each."""
+    data_bin, sentences = english_corpus
     root = tmp_path_factory.mktemp("roberta")
-    data_bin, sentences = english_data_bin(root)
     pretrained = root / "pretrained"
     train(data_bin, pretrained, "--task", "masked_lm", "--criterion", "masked_lm", "--tokens-per-sample", 32,
-          "--max-tokens", 256, "--max-update", 4)
+          "--max-tokens", 256, "--max-update", 2)
 
     labelled = root / "labelled"
     labelled.mkdir()
     shutil.copytree(data_bin, labelled / "input0")  # the sentences, binarized with the pre-training dictionary
-    binarize(labelled, "label", {split: [has_adverb(s) for s in sentences[split]] for split in ("train", "valid")})
+    binarize_in_process(labelled, "label",
+                        {split: [has_adverb(s) for s in sentences[split]] for split in ("train", "valid")})
     fine_tuned = root / "fine-tuned"
     train(labelled, fine_tuned, "--task", "sentence_prediction", "--criterion", "sentence_prediction",
-          "--num-classes", 2, "--init-token", 0, "--separator-token", 2, "--batch-size", 16, "--max-update", 4,
+          "--num-classes", 2, "--init-token", 0, "--separator-token", 2, "--batch-size", 16, "--max-update", 2,
           "--restore-file", pretrained / "checkpoint_last.pt", "--reset-optimizer", "--reset-dataloader",
           "--reset-meters", "--reset-lr-scheduler")
     return data_bin, labelled, pretrained, fine_tuned
@@ -174,10 +174,10 @@ def pretrained_and_fine_tuned(tmp_path_factory):
 def test_masked_lm_pre_training_then_sentence_prediction_fine_tuning(pretrained_and_fine_tuned):
     _, _, pretrained, fine_tuned = pretrained_and_fine_tuned
     updates, pretrained_weights = last_checkpoint(pretrained)
-    assert updates == 4
+    assert updates == 2
     assert "encoder.sentence_encoder.layers.1.macaron_fc1.weight" in pretrained_weights
     updates, fine_tuned_weights = last_checkpoint(fine_tuned)
-    assert updates == 4
+    assert updates == 2
     assert fine_tuned_weights["encoder.sentence_encoder.layers.0.fc1.weight"].shape == (16, 32)
     assert fine_tuned_weights["classification_heads.sentence_classification_head.out_proj.weight"].shape == (2, 32)
     # fine-tuning started from the pre-trained encoder and moved it

@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import os
+import subprocess
 
 import pytest
 import torch
@@ -17,7 +18,8 @@ from fairseq.tasks.language_modeling import LanguageModelingTask
 from conftest import PLUGIN_DIR, fairseq_command, last_checkpoint, run
 from macaron_fairseq.models.macaron_transformer_lm import BASELINE_TWINS, MacaronTransformerLanguageModel
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerDecoderLayer
-from monolingual_corpus import english_data_bin
+from fairseq_in_process import fairseq_train
+from monolingual_corpus import english_corpus  # noqa: F401 (a fixture)
 
 REALISTIC_DICTIONARY_SIZE = 50_000
 WIKITEXT103_DICTIONARY_SIZE = 267_744
@@ -222,31 +224,12 @@ def test_incremental_decoding_scores_equal_full_prefix_scores(arch):
 
 # fairseq's command-line tools, end to end
 
-@pytest.fixture(scope="module")
-def trained_lm(tmp_path_factory):
-    """(data-bin, save dir) of a tiny macaron_transformer_lm that fairseq-train trained for a few updates."""
-    root = tmp_path_factory.mktemp("lm")
-    data_bin, _ = english_data_bin(root)
-    save_dir = root / "checkpoints"
-    run(fairseq_command(
-        "train", data_bin, "--user-dir", PLUGIN_DIR, "--task", "language_modeling",
-        "--arch", "macaron_transformer_lm_gpt2_tiny", *TINY_LM_FLAGS, "--max-tokens", 256,
-        "--optimizer", "adam", "--lr", 1e-3, "--max-update", 6, "--save-dir", save_dir, "--no-epoch-checkpoints",
-        "--cpu", "--seed", 1, "--log-format", "simple",
-    ))
-    return data_bin, save_dir
-
-
-def test_fairseq_train_and_eval_lm(trained_lm):
-    data_bin, save_dir = trained_lm
-    updates, weights = last_checkpoint(save_dir)
-    assert updates == 6
-    assert "decoder.layers.1.macaron_fc1.weight" in weights
-    assert weights["decoder.layers.0.fc1.weight"].shape == (16, 32)
-    result = run(fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path",
-                                 save_dir / "checkpoint_last.pt", "--gen-subset", "test", "--tokens-per-sample", 16,
-                                 "--cpu"))
-    assert "Perplexity:" in result.stderr + result.stdout
+def run_together(*commands):
+    """Runs ``commands`` at the same time (each pays fairseq's start-up); returns their results, in order."""
+    processes = [subprocess.Popen([str(part) for part in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for command in commands]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    return [subprocess.CompletedProcess(p.args, p.returncode, *output) for p, output in zip(processes, outputs)]
 
 
 class RunsCodeWhenUnpickled:
@@ -259,16 +242,48 @@ class RunsCodeWhenUnpickled:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_fairseq_eval_lm_refuses_planted_checkpoint_in_one_line(trained_lm, tmp_path):
-    data_bin, save_dir = trained_lm
+@pytest.fixture(scope="module")
+def trained_lm(english_corpus, tmp_path_factory):
+    """A tiny macaron_transformer_lm that fairseq-train (in this process) trained for 2 updates, then fairseq-eval-lm on its
+    checkpoint and, at the same time, on a copy with a payload planted: {data_bin, save_dir, eval_lm, planted,
+    planted_eval_lm, marker}."""
+    data_bin, _ = english_corpus
+    root = tmp_path_factory.mktemp("lm")
+    save_dir = root / "checkpoints"
+    fairseq_train(
+        data_bin, "--user-dir", PLUGIN_DIR, "--task", "language_modeling",
+        "--arch", "macaron_transformer_lm_gpt2_tiny", *TINY_LM_FLAGS, "--max-tokens", 256,
+        "--optimizer", "adam", "--lr", 1e-3, "--max-update", 2, "--save-dir", save_dir, "--no-epoch-checkpoints",
+        "--cpu", "--seed", 1, "--log-format", "simple",
+    )
+
     state = torch.load(save_dir / "checkpoint_last.pt", weights_only=True)
-    marker = tmp_path / "code-ran"
+    marker = root / "code-ran"
     state["extra_state"]["payload"] = RunsCodeWhenUnpickled(marker)
-    planted = tmp_path / "planted.pt"
+    planted = root / "planted.pt"
     torch.save(state, planted)
-    result = run(fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path", planted, "--cpu"),
-                 check=False)
+    eval_lm, planted_eval_lm = run_together(
+        fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path", save_dir / "checkpoint_last.pt",
+                        "--gen-subset", "test", "--tokens-per-sample", 16, "--cpu"),
+        fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path", planted, "--cpu"),
+    )
+    return {"data_bin": data_bin, "save_dir": save_dir, "eval_lm": eval_lm, "planted": planted,
+            "planted_eval_lm": planted_eval_lm, "marker": marker}
+
+
+def test_fairseq_train_and_eval_lm(trained_lm):
+    updates, weights = last_checkpoint(trained_lm["save_dir"])
+    assert updates == 2
+    assert "decoder.layers.1.macaron_fc1.weight" in weights
+    assert weights["decoder.layers.0.fc1.weight"].shape == (16, 32)
+    result = trained_lm["eval_lm"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Perplexity:" in result.stderr + result.stdout
+
+
+def test_fairseq_eval_lm_refuses_planted_checkpoint_in_one_line(trained_lm):
+    result, planted = trained_lm["planted_eval_lm"], trained_lm["planted"]
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: refused to load {planted}")
     assert "Traceback" not in result.stderr
-    assert not marker.exists()
+    assert not trained_lm["marker"].exists()

@@ -1,0 +1,20 @@
+"""fairseq's console scripts run inside the test process: the same entry point, without the seconds of start-up
+(importing torch and fairseq) that each new process pays."""
+
+import logging
+import sys
+from unittest import mock
+
+
+def fairseq_train(*args):
+    """Runs ``fairseq-train ARGS`` as its console script does, through ``fairseq_cli.train.cli_main``."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    # importing fairseq_cli.train configures the root logger (INFO, to stdout): keep the suite's logging as it was
+    from fairseq_cli import train
+
+    try:
+        with mock.patch.object(sys, "argv", ["fairseq-train", *map(str, args)]):
+            train.cli_main()
+    finally:
+        root.handlers[:], root.level = handlers, level
