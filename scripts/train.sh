@@ -89,6 +89,10 @@ if [[ $POST_NORM -eq 1 ]]; then
 fi
 SAVE_DIR="$(absolute_path "${SAVE_DIR:-$(run_dir "$ROOT/checkpoints/$SETTING" "$MODEL" "$SEED" "$POST_NORM")}")"
 [[ ! -e "$SAVE_DIR" || -d "$SAVE_DIR" ]] || die "--save-dir $SAVE_DIR is a file: give a folder for the run"
+SAVE_DIR_PARENT="$(dirname "$SAVE_DIR")"
+while [[ ! -e "$SAVE_DIR_PARENT" ]]; do SAVE_DIR_PARENT="$(dirname "$SAVE_DIR_PARENT")"; done
+[[ -d "$SAVE_DIR_PARENT" ]] || die "--save-dir $SAVE_DIR is inside $SAVE_DIR_PARENT, which is a file: give a folder" \
+  "for the run"
 
 DATA_DIR="$(absolute_path "${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}")"
 if [[ $DRY_RUN -eq 1 && ! -e "$DATA_DIR" ]]; then
@@ -188,9 +192,26 @@ if [[ $DRY_RUN -eq 1 ]]; then
   exit 0
 fi
 
+# saved_architecture CHECKPOINT: the --arch a checkpoint was trained with, read weights-only (one error line
+# when it cannot be read).
+saved_architecture() {
+  python -c '
+import sys
+from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
+state = load_checkpoint_file(sys.argv[1])
+print(state["args"].arch if state.get("args") is not None else state["cfg"]["model"].arch)
+' "$1" || { DIED=1; exit 1; }
+}
+
 require_fairseq
 check_data_dir
-mkdir -p "$SAVE_DIR" || die "cannot make --save-dir $SAVE_DIR: give a folder you can write"
+# Every check before anything is written: a run already in the save dir must be one this command resumes.
+if [[ -f "$SAVE_DIR/checkpoint_last.pt" ]]; then
+  SAVED_ARCH="$(saved_architecture "$SAVE_DIR/checkpoint_last.pt")"
+  [[ "$SAVED_ARCH" == "$ARCH" ]] || die "--save-dir $SAVE_DIR holds a $SAVED_ARCH run, not a $ARCH one: train" \
+    "into another --save-dir, or resume it with its own --model"
+fi
+mkdir -p "$SAVE_DIR" 2>/dev/null || die "cannot make --save-dir $SAVE_DIR: give a folder you can write"
 RECORDED=()
 for argument in "${COMMAND[@]}"; do RECORDED+=("$(root_relative "$argument")"); done
 printf '%q ' "${RECORDED[@]}" | sed 's/ $/\n/' > "$SAVE_DIR/train_command.txt"

@@ -1,8 +1,10 @@
 """scripts/train.sh: each setting's fairseq-train command against the authors' recipe, and a real short run."""
 
+import argparse
 import shlex
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT, run
 
@@ -165,3 +167,28 @@ def test_short_cpu_run_trains_and_logs(tmp_path, toy_data_bin):
     assert recorded[0] == "fairseq-train"
     # paths inside the repository are recorded from its root; the others (here: the test's folders) as they are
     assert flag(recorded, "--user-dir") == "macaron_fairseq" and flag(recorded, "--save-dir") == str(save_dir)
+
+
+def test_a_save_dir_inside_a_file_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu", "--dry-run",
+                  "--save-dir", tmp_path / "a-file" / "run"], check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: --save-dir {tmp_path / 'a-file' / 'run'} is inside {tmp_path / 'a-file'}, which "
+                             f"is a file: give a folder for the run\n")
+
+
+def test_a_save_dir_of_another_architecture_is_refused_before_anything_is_written(tmp_path, toy_data_bin):
+    baseline_run = tmp_path / "baseline-seed1"
+    baseline_run.mkdir()
+    # what the check reads of a baseline run's checkpoint: the architecture in its configuration
+    torch.save({"args": None, "cfg": {"model": argparse.Namespace(arch="transformer")}, "model": {}},
+               baseline_run / "checkpoint_last.pt")
+    (baseline_run / "train_command.txt").write_text("fairseq-train ... --arch transformer\n")
+    before = {path.name: path.read_bytes() for path in baseline_run.iterdir()}
+    result = run(["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu",
+                  "--data-dir", toy_data_bin, "--save-dir", baseline_run], check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: --save-dir {baseline_run} holds a transformer run, not a macaron_transformer "
+                             f"one: train into another --save-dir, or resume it with its own --model\n")
+    assert {path.name: path.read_bytes() for path in baseline_run.iterdir()} == before
