@@ -155,7 +155,7 @@ fi
 # Stage 1, tok/: text/SPLIT.LANG (the untokenized evaluation text, for refs/) and tok/SPLIT.LANG (the tokenized,
 # cleaned training text and every evaluation split).
 build_tok_stage() {
-  local specs=() split lang eval_given=("${GIVEN[@]:1}")
+  local specs=() split lang eval_given=("${GIVEN[@]:1}") train_files=(--read-from "${INPUTS[@]:0:2}")
   for split in "${GIVEN[@]}"; do specs+=("$split=${SOURCE[$split]}"); done
   step "reading ${GIVEN[*]}"
   "${PREPARE[@]}" extract --langs "$SRC" "$TGT" --out-dir "$STAGE/text" "${specs[@]}"
@@ -166,11 +166,11 @@ build_tok_stage() {
     --in-dir "$STAGE/text" --out-dir "$STAGE/tok" --workers "$WORKERS"
   step "cleaning training pairs (${CLEAN_FLAGS[*]})"
   if [[ -z "$VALID_EVERY" ]]; then
-    "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train "${CLEAN_FLAGS[@]}" \
+    "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train "${CLEAN_FLAGS[@]}" "${train_files[@]}" \
       --in-dir "$STAGE/all" --out-dir "$STAGE/tok"
   else
     # The untokenized text keeps the same pairs, for valid's references.
-    "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train "${CLEAN_FLAGS[@]}" \
+    "${PREPARE[@]}" clean --langs "$SRC" "$TGT" --split train "${CLEAN_FLAGS[@]}" "${train_files[@]}" \
       --in-dir "$STAGE/all" --out-dir "$STAGE/clean" --companion "$STAGE/text" "$STAGE/text-clean"
     step "taking every ${VALID_EVERY}th training pair out as valid"
     for lang in "$SRC" "$TGT"; do

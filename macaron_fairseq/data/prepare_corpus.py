@@ -22,8 +22,13 @@ Bad input ends the command with one ``error: ...`` line naming the file and the 
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 from contextlib import ExitStack
+
+# Ctrl-C ends a step at once and without a traceback (even during the imports below); the calling script says
+# that the run was interrupted, and removes what the step had begun.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 from macaron_fairseq.data import corpus_metadata, markup
 from macaron_fairseq.data.length_filter import KEPT, LengthFilter
@@ -160,8 +165,11 @@ def clean(args):
                     out.write(line + "\n")
         if length_filter.counts[KEPT] == 0:
             limits = f"{args.min_tokens} to {args.max_tokens or 'any number of'} tokens, ratio {args.ratio or 'any'}"
+            # named as the user gave them: the files in --in-dir are intermediate work
+            source, target = args.read_from or inputs[:2]
             raise CorpusError(
-                f"no pair of {inputs[0]} and {inputs[1]} passes the filter ({limits}): check the files and the limits"
+                f"no pair of {source} and {target} passes the filter ({limits}): give text with words on both"
+                f" sides, or other limits"
             )
     say(f"[clean] {args.split}.{source_lang}-{target_lang}: {length_filter.summary()}")
 
@@ -264,6 +272,8 @@ def build_parser():
         "--companion", nargs=2, action="append", default=[], metavar=("IN_DIR", "OUT_DIR"),
         help="also filter IN_DIR's files of the split by the same decisions (e.g. the untokenized text)",
     )
+    sub.add_argument("--read-from", nargs=2, metavar=("SRC_FILE", "TGT_FILE"),
+                     help="the files the split was read from, for messages (default: the --in-dir files)")
 
     sub = command("bpe-train", bpe_train, "learn a joint sentencepiece BPE model", langs=False)
     sub.add_argument("--model-prefix", required=True)

@@ -15,27 +15,55 @@ log() { echo "[$TAG] $*"; }
 step() { CURRENT_STEP="$1"; log "$1 ..."; }
 
 on_exit() {
-  local status=$?
-  [[ -n "${OUT_PARTIAL:-}" && -d "$OUT_PARTIAL" ]] && rm -rf "$OUT_PARTIAL" "$OUT_PARTIAL.log"
-  if [[ $status -ne 0 && -z "${DIED:-}" && $PUBLISHED -eq 0 ]]; then
+  local status=$? lock
+  # Built in a hidden folder (and log) beside the output, or in a stage's NAME.partial: unfinished, so removed.
+  [[ -n "${OUT_PARTIAL:-}" ]] && rm -rf "$OUT_PARTIAL" "$OUT_PARTIAL.log"
+  [[ -n "${STAGE:-}" ]] && rm -rf "$STAGE"
+  if [[ -n "${INTERRUPTED:-}" && -n "${IN_CHILD_SCRIPT:-}" ]]; then
+    :  # the prepare script it ran, interrupted as well, has said where
+  elif [[ -n "${INTERRUPTED:-}" ]]; then
+    echo "[$TAG] interrupted while: $CURRENT_STEP; ${OUT:-the output} was not changed and nothing was left behind;" \
+      "rerun the same command to go on (finished stages are reused)" >&2
+  elif [[ $status -ne 0 && -z "${DIED:-}" && $PUBLISHED -eq 0 ]]; then
     echo "[$TAG] stopped while: $CURRENT_STEP (exit status $status); ${OUT:-the output} was not changed" >&2
   fi
+  # Still held here, so no other run holds them: see hold_lock.
+  for lock in "${LOCKS_TAKEN[@]}"; do rm -f "$lock"; done
+}
+
+# on_interrupt: Ctrl-C (or a kill) ends the run through on_exit, which says so and removes the unfinished work.
+on_interrupt() {
+  INTERRUPTED=1
+  exit 130
 }
 
 # hold_lock FILE FD WHAT: one run at a time on WHAT, through a lock on FILE held on file descriptor FD. A script
 # that holds the lock and runs another prepare script on the same folders passes it down: the child inherits FD.
+# The run that took a lock removes its file on exit, while it still holds it; so a run that locked a file which is
+# no longer the one at FILE (removed, perhaps made anew, after it opened it) opens FILE again.
+LOCKS_TAKEN=()
 hold_lock() {
   local file="$1" fd="$2"
-  if ! [[ -e /proc/$$/fd/$fd && /proc/$$/fd/$fd -ef "$file" ]]; then
-    eval "exec $fd>\"\$file\""
+  if [[ -e /proc/$$/fd/$fd && /proc/$$/fd/$fd -ef "$file" ]]; then
+    flock -n "$fd" || die "another run is preparing $3: wait for it to finish, or pass another folder"
+    return 0
   fi
-  flock -n "$fd" || die "another run is preparing $3: wait for it to finish, or pass another folder"
+  while true; do
+    eval "exec $fd>>\"\$file\""
+    flock -n "$fd" || die "another run is preparing $3: wait for it to finish, or pass another folder"
+    if [[ /proc/$$/fd/$fd -ef "$file" ]]; then
+      LOCKS_TAKEN+=("$file")
+      return 0
+    fi
+    eval "exec $fd>&-"
+  done
 }
 
 # prepare_init WORK_DIR: the exit trap, the Python environment, the work folder (made absolute, as WORK) and its lock.
 prepare_init() {
   WORKERS="$(nproc)"
   trap on_exit EXIT
+  trap on_interrupt INT TERM
   find_python
   mkdir -p "$1" || die "cannot make the work folder $1: pass a --work-dir you can write"
   WORK="$(cd "$1" && pwd)"
@@ -118,7 +146,7 @@ download() {
 prepare_corpus() {
   local force=()
   [[ "$FORCE" -eq 1 ]] && force=(--force)
-  CURRENT_STEP="scripts/prepare-corpus.sh"
+  CURRENT_STEP="scripts/prepare-corpus.sh" IN_CHILD_SCRIPT=1
   bash "$ROOT/scripts/prepare-corpus.sh" "$@" --out "$OUT" --work-dir "$WORK" "${force[@]}" || {
     local status=$?
     DIED=1
