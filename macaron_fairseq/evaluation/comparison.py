@@ -307,7 +307,7 @@ def plot_curves(runs, path):
     figure, panels = plt.subplots(1, 2 if with_bleu else 1, figsize=(12 if with_bleu else 7, 4.5), squeeze=False)
     curves = [("valid_loss", "validation loss (label-smoothed, base 2)")]
     if with_bleu:
-        curves.append(("valid_bleu", "validation BLEU (fairseq --eval-bleu)"))
+        curves.append(("valid_bleu", "validation BLEU, greedy (fairseq --eval-bleu)"))
     for axes, (field, label) in zip(panels[0], curves):
         for model, color in zip(MODELS, ("tab:blue", "tab:red")):
             for i, run in enumerate(runs[model]):
