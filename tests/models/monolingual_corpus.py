@@ -4,10 +4,7 @@ import functools
 import random
 
 import pytest
-from fairseq import options
-from fairseq_cli import preprocess
-
-from conftest import fairseq_command, run
+from fairseq_in_process import fairseq_preprocess
 from macaron_fairseq.data import toy_corpus
 
 SPLIT_SIZES = {"train": 300, "valid": 21, "test": 13}
@@ -30,19 +27,9 @@ def write_splits(root, name, splits):
 
 
 def binarize(root, name, splits):
-    """Binarizes ``splits`` with the ``fairseq-preprocess --only-source`` command into ``root/name``."""
+    """Binarizes ``splits`` with ``fairseq-preprocess --only-source`` (in this process) into ``root/name``."""
     destdir = root / name
-    run(fairseq_command("preprocess", "--only-source", *write_splits(root, name, splits), "--destdir", destdir,
-                        "--workers", 1))
-    return destdir
-
-
-def binarize_in_process(root, name, splits):
-    """Binarizes ``splits`` as ``fairseq-preprocess --only-source`` does, in this process (no start-up to pay),
-    for data that only feeds the command under test."""
-    destdir = root / name
-    flags = ["--only-source", *write_splits(root, name, splits), "--destdir", destdir, "--workers", 1]
-    preprocess.main(options.get_preprocessing_parser().parse_args([str(flag) for flag in flags]))
+    fairseq_preprocess("--only-source", *write_splits(root, name, splits), "--destdir", destdir, "--workers", 1)
     return destdir
 
 

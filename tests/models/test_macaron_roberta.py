@@ -17,7 +17,7 @@ from macaron_fairseq.models.macaron_roberta import BASELINE_TWINS, MacaronRobert
 from macaron_fairseq.models.parity import bert_init_skipped
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerEncoderLayer
 from fairseq_in_process import fairseq_train
-from monolingual_corpus import binarize_in_process, english_corpus  # noqa: F401 (a fixture)
+from monolingual_corpus import binarize, english_corpus  # noqa: F401 (a fixture)
 
 REALISTIC_DICTIONARY_SIZE = 50_000
 
@@ -139,7 +139,7 @@ def train(data_bin, save_dir, *flags):
     fairseq_train(
         data_bin, "--user-dir", PLUGIN_DIR, "--arch", "macaron_roberta", *TINY_ROBERTA_FLAGS,
         "--optimizer", "adam", "--lr", 1e-3, "--save-dir", save_dir, "--no-epoch-checkpoints", "--cpu",
-        "--seed", 1, "--log-format", "simple", *flags,
+        "--seed", 1, "--log-format", "simple", "--num-workers", 0, *flags,
     )
 
 
@@ -161,8 +161,7 @@ def pretrained_and_fine_tuned(english_corpus, tmp_path_factory):
     labelled = root / "labelled"
     labelled.mkdir()
     shutil.copytree(data_bin, labelled / "input0")  # the sentences, binarized with the pre-training dictionary
-    binarize_in_process(labelled, "label",
-                        {split: [has_adverb(s) for s in sentences[split]] for split in ("train", "valid")})
+    binarize(labelled, "label", {split: [has_adverb(s) for s in sentences[split]] for split in ("train", "valid")})
     fine_tuned = root / "fine-tuned"
     train(labelled, fine_tuned, "--task", "sentence_prediction", "--criterion", "sentence_prediction",
           "--num-classes", 2, "--init-token", 0, "--separator-token", 2, "--batch-size", 16, "--max-update", 2,

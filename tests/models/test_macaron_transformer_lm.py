@@ -15,10 +15,10 @@ from fairseq.modules import AdaptiveInput, LayerDropModuleList
 from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks.language_modeling import LanguageModelingTask
 
-from conftest import PLUGIN_DIR, fairseq_command, last_checkpoint, run
+from conftest import PLUGIN_DIR, fairseq_command, last_checkpoint
 from macaron_fairseq.models.macaron_transformer_lm import BASELINE_TWINS, MacaronTransformerLanguageModel
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerDecoderLayer
-from fairseq_in_process import fairseq_train
+from fairseq_in_process import fairseq_eval_lm, fairseq_train
 from monolingual_corpus import english_corpus  # noqa: F401 (a fixture)
 
 REALISTIC_DICTIONARY_SIZE = 50_000
@@ -224,14 +224,6 @@ def test_incremental_decoding_scores_equal_full_prefix_scores(arch):
 
 # fairseq's command-line tools, end to end
 
-def run_together(*commands):
-    """Runs ``commands`` at the same time (each pays fairseq's start-up); returns their results, in order."""
-    processes = [subprocess.Popen([str(part) for part in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for command in commands]
-    outputs = [p.communicate(timeout=600) for p in processes]
-    return [subprocess.CompletedProcess(p.args, p.returncode, *output) for p, output in zip(processes, outputs)]
-
-
 class RunsCodeWhenUnpickled:
     """A payload as an attacker would plant it: unpickling calls os.system."""
 
@@ -244,9 +236,9 @@ class RunsCodeWhenUnpickled:
 
 @pytest.fixture(scope="module")
 def trained_lm(english_corpus, tmp_path_factory):
-    """A tiny macaron_transformer_lm that fairseq-train (in this process) trained for 2 updates, then fairseq-eval-lm on its
-    checkpoint and, at the same time, on a copy with a payload planted: {data_bin, save_dir, eval_lm, planted,
-    planted_eval_lm, marker}."""
+    """A tiny macaron_transformer_lm that fairseq-train trained for 2 updates, then fairseq-eval-lm on its checkpoint
+    (both in this process; eval_lm holds its log lines) and, at the same time, on a copy with a payload planted (a
+    process): {data_bin, save_dir, eval_lm, planted, planted_eval_lm, marker}."""
     data_bin, _ = english_corpus
     root = tmp_path_factory.mktemp("lm")
     save_dir = root / "checkpoints"
@@ -254,7 +246,7 @@ def trained_lm(english_corpus, tmp_path_factory):
         data_bin, "--user-dir", PLUGIN_DIR, "--task", "language_modeling",
         "--arch", "macaron_transformer_lm_gpt2_tiny", *TINY_LM_FLAGS, "--max-tokens", 256,
         "--optimizer", "adam", "--lr", 1e-3, "--max-update", 2, "--save-dir", save_dir, "--no-epoch-checkpoints",
-        "--cpu", "--seed", 1, "--log-format", "simple",
+        "--cpu", "--seed", 1, "--log-format", "simple", "--num-workers", 0,
     )
 
     state = torch.load(save_dir / "checkpoint_last.pt", weights_only=True)
@@ -262,11 +254,17 @@ def trained_lm(english_corpus, tmp_path_factory):
     state["extra_state"]["payload"] = RunsCodeWhenUnpickled(marker)
     planted = root / "planted.pt"
     torch.save(state, planted)
-    eval_lm, planted_eval_lm = run_together(
-        fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path", save_dir / "checkpoint_last.pt",
-                        "--gen-subset", "test", "--tokens-per-sample", 16, "--cpu"),
+    # the refusal needs a process of its own (its one-line error is printed at the process's top); it runs while
+    # fairseq-eval-lm scores the trained checkpoint here
+    planted_eval_lm = subprocess.Popen(
         fairseq_command("eval-lm", data_bin, "--user-dir", PLUGIN_DIR, "--path", planted, "--cpu"),
-    )
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eval_lm = fairseq_eval_lm(data_bin, "--user-dir", PLUGIN_DIR, "--path", save_dir / "checkpoint_last.pt",
+                                  "--gen-subset", "test", "--tokens-per-sample", 16, "--cpu")
+    finally:
+        stdout, stderr = planted_eval_lm.communicate(timeout=600)
+    planted_eval_lm = subprocess.CompletedProcess(planted_eval_lm.args, planted_eval_lm.returncode, stdout, stderr)
     return {"data_bin": data_bin, "save_dir": save_dir, "eval_lm": eval_lm, "planted": planted,
             "planted_eval_lm": planted_eval_lm, "marker": marker}
 
@@ -276,9 +274,7 @@ def test_fairseq_train_and_eval_lm(trained_lm):
     assert updates == 2
     assert "decoder.layers.1.macaron_fc1.weight" in weights
     assert weights["decoder.layers.0.fc1.weight"].shape == (16, 32)
-    result = trained_lm["eval_lm"]
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Perplexity:" in result.stderr + result.stdout
+    assert any("Perplexity:" in line for line in trained_lm["eval_lm"])
 
 
 def test_fairseq_eval_lm_refuses_planted_checkpoint_in_one_line(trained_lm):
