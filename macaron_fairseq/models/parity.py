@@ -134,7 +134,8 @@ def format_table(rows, dictionary_size):
         f"Parameters with a dictionary of {dictionary_size:,} symbols (translation: one joined dictionary, "
         "--share-all-embeddings)",
         "",
-        "| task | Macaron architecture | baseline twin (fairseq) | layers × d | baseline parameters | excess | excess (%) |",
+        "| task | Macaron architecture | baseline twin (fairseq) | layers × d | baseline parameters | excess "
+        "| excess (%) |",
         "|---|---|---|---|---:|---:|---:|",
     ]
     notes = set()
