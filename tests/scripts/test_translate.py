@@ -1,8 +1,11 @@
-"""scripts/translate.sh: a tiny trained model translates standard input line by line, as each line arrives, and
-keeps serving through empty lines, lines too long for the model and characters its data never had."""
+"""scripts/translate.sh: a tiny trained model translates standard input, one plain translation per line in input
+order (or fairseq-interactive's lines), in batches from a pipe and as each line is typed at a terminal, and keeps
+serving through empty lines, lines too long for the model, characters its data never had and lines that are not
+UTF-8."""
 
 import gzip
 import os
+import pty
 import queue
 import re
 import subprocess
@@ -10,6 +13,7 @@ import threading
 
 import pytest
 import sentencepiece
+from sacremoses import MosesDetokenizer
 
 from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
 from macaron_fairseq.data import corpus_metadata, toy_corpus
@@ -72,9 +76,9 @@ def checkpoint(data_dir, tmp_path_factory):
     return save_dir / "checkpoint_last.pt"
 
 
-def translate_command(data_dir, checkpoint):
-    return ["bash", TRANSLATE_SH, "--setting", "multi30k", "--checkpoint", checkpoint, "--data-dir", data_dir,
-            "--cpu", "--", "--beam", 2]
+def translate_command(data_dir, checkpoint, *options):
+    return [str(part) for part in ["bash", TRANSLATE_SH, "--setting", "multi30k", "--checkpoint", checkpoint,
+                                   "--data-dir", data_dir, "--cpu", *options, "--", "--beam", 2]]
 
 
 def output_lines(output, kind):
@@ -82,52 +86,89 @@ def output_lines(output, kind):
     return {int(n): text for n, text in re.findall(rf"^{kind}-(\d+)\t(.*)$", output, flags=re.MULTILINE)}
 
 
-def test_odd_lines_are_translated_or_reported_and_serving_goes_on(data_dir, checkpoint):
-    lines = ["Der Hund läuft im Park.", "", LONG_LINE, "Der Hund 🐙 schläft am Strand von 東京.", "Die Katze singt."]
-    result = subprocess.run(
-        [str(part) for part in translate_command(data_dir, checkpoint)], env={**os.environ, **ENV},
-        input="".join(line + "\n" for line in lines), capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    sources, translations = output_lines(result.stdout, "S"), output_lines(result.stdout, "D")
-    # every line but the one too long for the model has a translation, in input order
-    assert sorted(translations) == [0, 1, 3, 4]
+# An empty line, one too long for the model, characters the data never had, binary bytes and a Latin-1 line.
+ODD_LINES = [
+    "Der Hund läuft im Park.".encode(), b"", LONG_LINE.encode(), "Der Hund 🐙 schläft am Strand von 東京.".encode(),
+    b"\xff\xfe\x00\x01binary", "Ein Mann im Café.".encode("latin-1"), "Die Katze singt.".encode(),
+]
+
+
+@pytest.fixture(scope="module")
+def odd_lines_translated(data_dir, checkpoint):
+    """ODD_LINES from a pipe, translated as plain text and with --fairseq-output."""
+    results = {}
+    for options in ((), ("--fairseq-output",)):
+        results[options] = subprocess.run(
+            translate_command(data_dir, checkpoint, *options), env={**os.environ, **ENV},
+            input=b"".join(line + b"\n" for line in ODD_LINES), capture_output=True, timeout=300,
+        )
+        assert results[options].returncode == 0, results[options].stderr[-3000:]
+    return results[()], results[("--fairseq-output",)]
+
+
+def test_odd_lines_are_translated_or_reported_and_serving_goes_on(odd_lines_translated):
+    _, result = odd_lines_translated
+    output, errors = result.stdout.decode(), result.stderr.decode()
+    sources, translations = output_lines(output, "S"), output_lines(output, "D")
+    # every line but the one too long for the model and the two that are not UTF-8 has a translation, numbered
+    # by input line
+    assert sorted(translations) == [0, 1, 3, 6]
     assert all(re.fullmatch(r"-?\d+\.\d+\t.*", text) for text in translations.values())
     # Moses tokenized the sentence before sentencepiece: its full stop is a token of its own
     assert sources[0].split()[-1] == "▁."
     assert sources[1] == ""
     # the emoji and the Japanese are no pieces of this data's model: unknown, among known ones
     assert "<unk>" in sources[3].split() and sources[3].split()[-1] == "▁."
-    assert "samples have invalid sizes and will be skipped" in result.stderr
-    assert f"max_positions=({MAX_POSITIONS}, {MAX_POSITIONS})" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "samples have invalid sizes and will be skipped" in errors
+    assert f"max_positions=({MAX_POSITIONS}, {MAX_POSITIONS})" in errors
+    assert "[translate] line 5 is not UTF-8 text (byte 0xff at byte 1): skipped" in errors
+    assert "[translate] line 6 is not UTF-8 text (byte 0xe9 at byte 16): skipped" in errors
+    assert "Traceback" not in errors
 
 
-def test_each_line_is_translated_as_it_arrives(data_dir, checkpoint):
-    process = subprocess.Popen(
-        [str(part) for part in translate_command(data_dir, checkpoint)], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **ENV},
-    )
+def test_by_default_each_line_gets_its_plain_translation_in_input_order(odd_lines_translated):
+    plain, fairseq_output = odd_lines_translated
+    translations = output_lines(fairseq_output.stdout.decode(), "D")
+    detokenize = MosesDetokenizer(lang="en").detokenize
+    expected = [detokenize(translations[n].split("\t", 1)[1].split()) if n in translations else ""
+                for n in range(len(ODD_LINES))]
+    assert plain.stdout.decode().split("\n") == expected + [""]
+    errors = plain.stderr.decode()
+    assert "[translate] line 3 is longer than the model takes" in errors
+    assert "[translate] line 5 is not UTF-8 text" in errors and "[translate] line 6 is not UTF-8 text" in errors
+    # input from a pipe is translated in batches
+    assert "Sentence buffer size: 64" in errors
+    assert "Traceback" not in errors
+
+
+def test_a_terminal_is_answered_line_by_line(data_dir, checkpoint):
+    terminal, typed = pty.openpty()  # the command's standard input is a terminal's end; the test types at the other
+    process = subprocess.Popen(translate_command(data_dir, checkpoint), stdin=typed, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env={**os.environ, **ENV})
+    os.close(typed)
     received = queue.Queue()
     threading.Thread(target=lambda: [received.put(line) for line in process.stdout], daemon=True).start()
-
-    def next_translation():
-        while True:
-            line = received.get(timeout=240)  # a pipeline that held lines back would never answer
-            if line.startswith("D-"):
-                return line
-
     try:
-        for number, sentence in enumerate(["Der Hund läuft im Park.", "Die Katze singt am Fluss."]):
-            process.stdin.write(sentence + "\n")
-            process.stdin.flush()  # and stdin stays open: the answer must come before the end of input
-            assert next_translation().startswith(f"D-{number}\t")
-        process.stdin.close()
+        for sentence in ["Der Hund läuft im Park.", "Die Katze singt am Fluss."]:
+            os.write(terminal, (sentence + "\n").encode())
+            # and the input stays open: the answer must come before the end of input
+            assert received.get(timeout=240).endswith("\n")  # a pipeline that held lines back would never answer
+        os.write(terminal, b"\x04")  # Ctrl-D: the end of input
         assert process.wait(timeout=60) == 0
+        assert received.empty()  # one line out per line in
     finally:
+        os.close(terminal)
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_data_dir_that_is_a_file_is_one_line(checkpoint, tmp_path):
+    (tmp_path / "a-file").write_text("not data\n")
+    result = run(translate_command(tmp_path / "a-file", checkpoint), check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: data directory {tmp_path / 'a-file'} is a file: pass the folder of the data "
+                             f"the model was trained on\n")
 
 
 def test_missing_checkpoint_is_one_line(data_dir, tmp_path):
