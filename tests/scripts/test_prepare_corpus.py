@@ -2,6 +2,7 @@
 trained for a few CPU updates, evaluated and used for translation with the recipes' scripts unchanged; and bad
 input."""
 
+import fcntl
 import gzip
 import json
 import os
@@ -9,6 +10,7 @@ import random
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -91,6 +93,9 @@ def test_the_prepared_folder_holds_every_split_and_its_facts(prepared):
     assert read(data / "refs" / "test.detok.yy") == raw
     assert read(data / "refs" / "test.tok.yy")[0] == raw[0].lower().replace(".", " .")
     assert "wrote" in result.stdout and "corpus.json (xx->yy" in result.stdout
+    # nothing else beside the result and in the work folder: no lock files left behind
+    assert sorted(path.name for path in data.parent.iterdir()) == ["corpus.xx-yy", "work"]
+    assert sorted(path.name for path in (data.parent / "work").iterdir()) == ["bpe", "tok"]
 
 
 def test_a_second_run_reuses_the_result(prepared):
@@ -112,7 +117,7 @@ def test_train_evaluate_and_translate_work_on_it_unchanged(prepared, trained):
 
     translated = subprocess.run(
         ["bash", str(SCRIPTS / "translate.sh"), "--setting", "multi30k-quick", "--data-dir", str(data),
-         "--checkpoint", str(trained / "checkpoint_best.pt"), "--cpu"],
+         "--checkpoint", str(trained / "checkpoint_best.pt"), "--cpu", "--fairseq-output"],
         input="ka lo pi.\nMa zu.\n", capture_output=True, text=True, env={**os.environ, **ENV}, timeout=300,
     )
     assert translated.returncode == 0, translated.stderr[-3000:]
@@ -143,11 +148,18 @@ def test_a_model_of_another_direction_is_refused_before_anything_is_written(prep
     assert not (trained / "eval").exists()
 
 
+def only_empty_lines(prefixes):
+    for lang in ("xx", "yy"):
+        prefixes["train"].with_name(f"corpus-train.{lang}").write_text("\n" * SIZES["train"])
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").unlink(),
      "--valid {valid}: there is no {valid}.xx and {valid}.yy"),
     (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").write_text("one line too few\n"),
      "corpus-valid.xx has 12 sentences but"),
+    # named as the user gave them, not by the work folder's files
+    (only_empty_lines, "no pair of {train}.xx and {train}.yy passes the filter"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_result(tmp_path, change, message):
     prefixes = write_raw(tmp_path / "raw")
@@ -155,9 +167,52 @@ def test_bad_input_is_one_line_and_leaves_no_result(tmp_path, change, message):
     result = prepare_corpus(prefixes, tmp_path / "data-bin" / "c.xx-yy", check=False)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message.format(valid=prefixes["valid"]) in errors[0], result.stderr
+    assert len(errors) == 1 and message.format(**prefixes) in errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data-bin" / "c.xx-yy").exists()
+
+
+def test_a_run_on_an_output_another_run_holds_is_refused_and_leaves_its_lock(prepared, tmp_path):
+    _, prefixes, _, _ = prepared
+    out = tmp_path / "data-bin" / "c.xx-yy"
+    out.parent.mkdir()
+    with open(out.parent / ".c.xx-yy.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run preparing it holds it
+        result = prepare_corpus(prefixes, out, check=False)
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[-1] == (f"error: another run is preparing {out}: wait for it to finish, or "
+                                                  f"pass another folder")
+        assert (out.parent / ".c.xx-yy.lock").exists() and not out.exists()
+
+
+@pytest.mark.parametrize("stages_done, step", [
+    (["tok"], "learning joint sentencepiece BPE"),
+    (["tok", "bpe"], "binarizing with fairseq-preprocess"),
+])
+def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_done, step):
+    _, prefixes, _, _ = prepared
+    out = tmp_path / "data-bin" / "c.xx-yy"
+    for stage in stages_done:  # reused, so that the run comes to STEP at once
+        shutil.copytree(prepared[2].parent / "work" / stage, out.parent / "work" / stage)
+    splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
+    process = subprocess.Popen(
+        [str(part) for part in ["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits,
+                                "--bpe-size", 60, "--lowercase", "--out", out, "--work-dir", out.parent / "work"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
+        start_new_session=True,  # its own process group, which Ctrl-C at a terminal signals as a whole
+    )
+    for line in process.stdout:
+        if step in line:
+            os.killpg(process.pid, signal.SIGINT)
+            break
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert errors.splitlines()[-1].startswith(f"[prepare-corpus] interrupted while: {step}")
+    assert errors.splitlines()[-1].endswith(f"{out} was not changed and nothing was left behind; rerun the same "
+                                            f"command to go on (finished stages are reused)")
+    assert "Traceback" not in errors
+    assert sorted(path.name for path in out.parent.iterdir()) == ["work"]
+    assert sorted(path.name for path in (out.parent / "work").iterdir()) == sorted(stages_done)
 
 
 @pytest.mark.parametrize("args, message", [
