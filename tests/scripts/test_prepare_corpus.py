@@ -109,23 +109,31 @@ def test_train_evaluate_and_translate_work_on_it_unchanged(prepared, trained):
     assert command[command.index("--source-lang") + 1: command.index("--source-lang") + 4] == [
         "xx", "--target-lang", "yy"]
 
-    run(["bash", SCRIPTS / "evaluate.sh", "--setting", "multi30k-quick", "--checkpoint-dir", trained,
-         "--data-dir", data, "--cpu"], env=ENV)
+    # translate.sh runs while evaluate.sh does: each is a fairseq start-up of seconds, and neither writes what the
+    # other reads
+    translating = subprocess.Popen(
+        ["bash", str(SCRIPTS / "translate.sh"), "--setting", "multi30k-quick", "--data-dir", str(data),
+         "--checkpoint", str(trained / "checkpoint_best.pt"), "--cpu", "--fairseq-output"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
+    )
+    try:
+        run(["bash", SCRIPTS / "evaluate.sh", "--setting", "multi30k-quick", "--checkpoint-dir", trained,
+             "--data-dir", data, "--cpu"], env=ENV)
+        stdout, stderr = translating.communicate("ka lo pi.\nMa zu.\n", timeout=300)
+    finally:
+        if translating.poll() is None:
+            translating.kill()
+            translating.wait()
     assert len((trained / "eval" / "test.hyp.detok").read_text().splitlines()) == SIZES["test"]
     assert len((trained / "eval" / "test1.hyp.detok").read_text().splitlines()) == SIZES["test1"]
     assert (trained / "eval" / "result.json").is_file()
 
-    translated = subprocess.run(
-        ["bash", str(SCRIPTS / "translate.sh"), "--setting", "multi30k-quick", "--data-dir", str(data),
-         "--checkpoint", str(trained / "checkpoint_best.pt"), "--cpu", "--fairseq-output"],
-        input="ka lo pi.\nMa zu.\n", capture_output=True, text=True, env={**os.environ, **ENV}, timeout=300,
-    )
-    assert translated.returncode == 0, translated.stderr[-3000:]
+    assert translating.returncode == 0, stderr[-3000:]
     # each line lowercased and Moses-tokenized as the data's text was, then translated
-    sources = dict(re.findall(r"^S-(\d+)\t(.*)$", translated.stdout, flags=re.MULTILINE))
+    sources = dict(re.findall(r"^S-(\d+)\t(.*)$", stdout, flags=re.MULTILINE))
     assert {n: "".join(pieces.split()).replace("▁", "") for n, pieces in sources.items()} == {"0": "kalopi.", "1": "mazu."}
     assert sources["0"].split()[-1] == "▁."  # the full stop a token of its own
-    assert re.search(r"^D-0\t", translated.stdout, re.MULTILINE) and re.search(r"^D-1\t", translated.stdout, re.MULTILINE)
+    assert re.search(r"^D-0\t", stdout, re.MULTILINE) and re.search(r"^D-1\t", stdout, re.MULTILINE)
 
 
 def test_a_model_of_another_direction_is_refused_before_anything_is_written(prepared, trained, tmp_path):
@@ -137,14 +145,20 @@ def test_a_model_of_another_direction_is_refused_before_anything_is_written(prep
     (reversed_data / "corpus.json").write_text(json.dumps(facts))
     shutil.rmtree(trained / "eval", ignore_errors=True)
 
-    for script, checkpoint in (("evaluate.sh", ["--checkpoint-dir", trained]),
-                               ("translate.sh", ["--checkpoint", trained / "checkpoint_best.pt"])):
-        result = run(["bash", SCRIPTS / script, "--setting", "multi30k-quick", *checkpoint, "--data-dir",
-                      reversed_data, "--cpu"], env=ENV, check=False)
-        assert result.returncode == 1 and result.stdout == ""
-        assert result.stderr == (f"error: {trained / 'checkpoint_best.pt'} translates xx->yy but {reversed_data} "
-                                 f"is yy->xx data: pass the --data-dir the model was trained on, or a model of that "
-                                 f"direction\n")
+    # both at once: each refuses after seconds of start-up (torch, to read the checkpoint)
+    refusing = [
+        subprocess.Popen([str(part) for part in ["bash", SCRIPTS / script, "--setting", "multi30k-quick", *checkpoint,
+                                                 "--data-dir", reversed_data, "--cpu"]],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV})
+        for script, checkpoint in (("evaluate.sh", ["--checkpoint-dir", trained]),
+                                   ("translate.sh", ["--checkpoint", trained / "checkpoint_best.pt"]))
+    ]
+    for process in refusing:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1 and stdout == ""
+        assert stderr == (f"error: {trained / 'checkpoint_best.pt'} translates xx->yy but {reversed_data} "
+                          f"is yy->xx data: pass the --data-dir the model was trained on, or a model of that "
+                          f"direction\n")
     assert not (trained / "eval").exists()
 
 
