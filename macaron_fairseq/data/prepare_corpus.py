@@ -26,9 +26,10 @@ import signal
 import sys
 from contextlib import ExitStack
 
-# Ctrl-C ends a step at once and without a traceback (even during the imports below); the calling script says
-# that the run was interrupted, and removes what the step had begun.
-signal.signal(signal.SIGINT, signal.SIG_DFL)
+if __name__ == "__main__":
+    # Ctrl-C ends a step at once and without a traceback (even during the imports below); the calling script says
+    # that the run was interrupted, and removes what the step had begun.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 from macaron_fairseq.data import corpus_metadata, markup
 from macaron_fairseq.data.length_filter import KEPT, LengthFilter

@@ -24,9 +24,6 @@ import re
 import signal
 import sys
 
-# The end of the pipe (head, a closed terminal) ends the command quietly.
-signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-
 _FAIRSEQ_LINE = re.compile(r"([A-Z])-(\d+)\t(.*)", re.DOTALL)
 _END = "end "
 
@@ -146,6 +143,9 @@ def main(argv=None):
         sub.add_argument("--lang", required=True, help="the language of the text (source: input; output: target)")
         sub.add_argument("--line-numbers", required=True, help="the file that source writes and output reads")
     args = parser.parse_args(argv)
+    # The end of the pipe (fairseq stopped, head, a closed terminal) and Ctrl-C end the command quietly.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     args.run(args)
     return 0
 
