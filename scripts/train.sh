@@ -88,11 +88,7 @@ if [[ $POST_NORM -eq 1 ]]; then
   done
 fi
 SAVE_DIR="$(absolute_path "${SAVE_DIR:-$(run_dir "$ROOT/checkpoints/$SETTING" "$MODEL" "$SEED" "$POST_NORM")}")"
-[[ ! -e "$SAVE_DIR" || -d "$SAVE_DIR" ]] || die "--save-dir $SAVE_DIR is a file: give a folder for the run"
-SAVE_DIR_PARENT="$(dirname "$SAVE_DIR")"
-while [[ ! -e "$SAVE_DIR_PARENT" ]]; do SAVE_DIR_PARENT="$(dirname "$SAVE_DIR_PARENT")"; done
-[[ -d "$SAVE_DIR_PARENT" ]] || die "--save-dir $SAVE_DIR is inside $SAVE_DIR_PARENT, which is a file: give a folder" \
-  "for the run"
+require_folder_path --save-dir "$SAVE_DIR"
 
 DATA_DIR="$(absolute_path "${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}")"
 if [[ $DRY_RUN -eq 1 && ! -e "$DATA_DIR" ]]; then

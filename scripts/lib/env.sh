@@ -53,6 +53,15 @@ root_relative() {
 # absolute_path PATH: PATH from the root of the file system, without resolving links (the path may not exist yet).
 absolute_path() { realpath -m -s -- "$1"; }
 
+# require_folder_path OPTION PATH: PATH can be a folder: one already, or nothing yet inside a folder (not a file).
+require_folder_path() {
+  local parent
+  [[ ! -e "$2" || -d "$2" ]] || die "$1 $2 is a file: give a folder"
+  parent="$(dirname -- "$(absolute_path "$2")")"
+  while [[ ! -e "$parent" ]]; do parent="$(dirname -- "$parent")"; done
+  [[ -d "$parent" ]] || die "$1 $2 is inside $parent, which is a file: give a folder"
+}
+
 # corpus_facts DATA_DIR FIELD... [--checkpoint FILE]: fields of a prepared folder's corpus.json
 # (macaron_fairseq/data/corpus_metadata.py), one per element of the array FACTS. With --checkpoint, a model of
 # another direction than the data's is refused first. Errors are its own one line.

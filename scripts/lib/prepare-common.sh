@@ -157,5 +157,6 @@ prepare_corpus() {
 # folder_option OPTION VALUE: a --out or --work-dir value, checked: a folder or nothing yet, not a file.
 folder_option() {
   [[ ! -e "$2" || -d "$2" ]] || usage_error "$1 $2 is a file: give a folder"
+  require_folder_path "$1" "$2"
   absolute_path "$2"
 }

@@ -229,6 +229,15 @@ def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_don
     assert sorted(path.name for path in (out.parent / "work").iterdir()) == sorted(stages_done)
 
 
+def test_an_out_inside_a_file_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    result = run(["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b",
+                  "--test", "c", "--out", tmp_path / "a-file" / "c.xx-yy"], check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: --out {tmp_path / 'a-file' / 'c.xx-yy'} is inside {tmp_path / 'a-file'}, "
+                             f"which is a file: give a folder\n")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o"], "--src and --tgt are required"),
     (["--src", "xx", "--tgt", "xx", "--train", "a", "--valid", "b", "--test", "c", "--out", "o"],

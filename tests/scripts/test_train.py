@@ -175,7 +175,7 @@ def test_a_save_dir_inside_a_file_is_one_line(tmp_path):
                   "--save-dir", tmp_path / "a-file" / "run"], check=False)
     assert result.returncode == 1
     assert result.stderr == (f"error: --save-dir {tmp_path / 'a-file' / 'run'} is inside {tmp_path / 'a-file'}, which "
-                             f"is a file: give a folder for the run\n")
+                             f"is a file: give a folder\n")
 
 
 def test_a_save_dir_of_another_architecture_is_refused_before_anything_is_written(tmp_path, toy_data_bin):

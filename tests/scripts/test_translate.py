@@ -163,6 +163,13 @@ def test_a_terminal_is_answered_line_by_line(data_dir, checkpoint):
             process.wait()
 
 
+def test_a_checkpoint_that_is_a_folder_is_one_line(data_dir, checkpoint):
+    result = run(translate_command(data_dir, checkpoint.parent), check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: checkpoint {checkpoint.parent} is a folder: pass the .pt file of a trained "
+                             f"model\n")
+
+
 def test_a_data_dir_that_is_a_file_is_one_line(checkpoint, tmp_path):
     (tmp_path / "a-file").write_text("not data\n")
     result = run(translate_command(tmp_path / "a-file", checkpoint), check=False)
