@@ -13,6 +13,7 @@ imports neither fairseq nor torch: :data:`ONE_LINE_ERRORS` serves the tools that
 import dataclasses
 import inspect
 import pkgutil
+import types
 
 PATCHED_BY = "macaron_fairseq_patched_by"
 """Attribute of a function :func:`patch` put in place: the dotted name of the wrapper that made it."""
@@ -78,6 +79,31 @@ class AllowForWeightsOnlyLoads:
         return all(allowed_type in allowed for allowed_type in pkgutil.resolve_name(self.types))
 
 
+@dataclasses.dataclass(frozen=True)
+class AddMissingAttribute:
+    """The object at ``value`` set as the attribute at ``target``, where its owner lacks it (and only there)."""
+
+    target: str
+    value: str
+    fixes: str
+    works_around: str
+
+    def owner_and_name(self):
+        owner, _, name = self.target.rpartition(".")
+        return pkgutil.resolve_name(owner), name
+
+    def apply(self):
+        owner, name = self.owner_and_name()
+        if not hasattr(owner, name):
+            setattr(owner, name, pkgutil.resolve_name(self.value))
+
+    def is_applied(self):
+        return hasattr(*self.owner_and_name())
+
+
+NUMPY_1_COMPAT_LONG = types.SimpleNamespace(long=int)
+"""The one name of numpy 1.x's ``numpy.compat`` that fairseq uses, as numpy 1.x defined it: ``long``, Python's int."""
+
 ONE_LINE_ERRORS = Wrap(
     "sys.excepthook", "macaron_fairseq.errors.print_one_line",
     fixes="this project's errors reaching the top of a command (fairseq's with the plugin, or one of "
@@ -140,6 +166,28 @@ FIXES = (
               "last batch, the longest sentences; fairseq-generate scores what is left without a word",
         works_around="fairseq's main branch since December 2022 and fairseq-fixed 0.12.3.1 (not the v0.12.2 tag) "
                      "drop a last batch that is not a full multiple",
+    ),
+    AddMissingAttribute(
+        "numpy.compat", "macaron_fairseq.fairseq_fixes.NUMPY_1_COMPAT_LONG",
+        fixes="fairseq-train --task language_modeling --sample-break-mode eos (TokenBlockDataset), and translation "
+              "with --num-batch-buckets (LanguagePairDataset), fail with AttributeError: module 'numpy' has no "
+              "attribute 'compat'",
+        works_around="fairseq 0.12 asks for np.compat.long, which numpy 2.0 removed; only that name is provided, "
+                     "and nothing changes under numpy 1.x, which has it",
+    ),
+    Wrap(
+        "fairseq.data.dictionary.Dictionary.add_from_file",
+        "macaron_fairseq.data.data_bin_errors.explain_dictionary_errors",
+        fixes="a dictionary with a line that has no count, a repeated word or bytes that are not UTF-8 fails with a "
+              "traceback that names no line",
+        works_around="fairseq 0.12's ValueError, RuntimeError and 'Incorrect encoding detected' Exception",
+    ),
+    Wrap(
+        "fairseq.data.indexed_dataset.make_dataset", "macaron_fairseq.data.data_bin_errors.check_data_files",
+        fixes="a .bin file cut short fails, once a batch reaches its end, with a traceback that names no file "
+              "(ValueError: offset must be non-negative); a damaged .idx file, with a numpy or struct error",
+        works_around="fairseq 0.12 maps the .bin file without checking that it holds what its .idx file indexes; "
+                     "data_utils.load_indexed_dataset calls make_dataset by this name",
     ),
 )
 """Every change the plugin makes, in the order :func:`apply_fixes` applies them."""

@@ -1,11 +1,14 @@
 """fairseq's own command-line tools with the plugin: fairseq-preprocess -> fairseq-train -> fairseq-generate,
 for a Macaron architecture and its baseline twin, on a tiny corpus."""
 
+import os
 import re
 
 import pytest
 
-from conftest import PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
+from conftest import BIN_DIR, PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
+
+README = REPO_ROOT / "README.md"
 
 
 def train(data_bin, save_dir, arch, *flags):
@@ -61,3 +64,19 @@ def test_validation_and_resumed_training_load_checkpoints(toy_data_bin, trained)
     resumed = train(toy_data_bin, save_dir, "macaron_transformer", "--max-update", 16)
     output = resumed.stdout + resumed.stderr
     assert "Loaded checkpoint" in output and "num_updates 16" in output
+
+
+def test_the_readme_user_dir_works_from_any_directory(tmp_path):
+    """The README's --user-dir form, run from a folder other than the repository root (where the relative
+    `--user-dir macaron_fairseq` stops in fairseq with a FileNotFoundError, before the plugin loads)."""
+    block = README.read_text(encoding="utf-8").split("## Using the plugin", 1)[1].split("```bash", 1)[1]
+    assignment = next(line for line in block.splitlines() if line.startswith("MACARON_DIR="))
+    assert '--user-dir "$MACARON_DIR"' in block.split("```", 1)[0]
+    parses_as_fairseq_train = (
+        "from fairseq import options; from fairseq.models import ARCH_MODEL_REGISTRY; "
+        "options.parse_args_and_arch(options.get_training_parser(), input_args=['data-bin', '--task', 'translation', "
+        "'--user-dir', sys.argv[1], '--arch', 'macaron_transformer']); print('macaron_transformer' in ARCH_MODEL_REGISTRY)"
+    )
+    result = run(["bash", "-c", f'{assignment}\npython -c "import sys; {parses_as_fairseq_train}" "$MACARON_DIR"'],
+                 cwd=tmp_path, env={"PATH": f"{BIN_DIR}:{os.environ['PATH']}"})
+    assert result.stdout.splitlines()[-1] == "True"

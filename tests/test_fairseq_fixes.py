@@ -125,3 +125,20 @@ def test_importing_the_package_alone_prints_its_errors_in_one_line_without_fairs
 
 def test_the_import_check_sees_torch_where_a_tool_needs_it():
     assert heavy_imports_of("macaron_fairseq.checkpoint.average") == ["torch"]
+
+
+def test_token_blocks_of_one_sentence_each_build_under_numpy_2():
+    """fairseq-train --task language_modeling --sample-break-mode eos builds this dataset (np.compat.long)."""
+    import torch
+    from fairseq.data import TokenBlockDataset
+
+    sentences = [torch.tensor([4, 5, 2]), torch.tensor([6, 2]), torch.tensor([7, 8, 9, 2])]
+    blocks = TokenBlockDataset(sentences, [3, 2, 4], block_size=None, pad=1, eos=2, break_mode="eos")
+    assert [blocks[i].tolist() for i in range(len(blocks))] == [sentence.tolist() for sentence in sentences]
+
+
+def test_numpy_compat_holds_numpy_1s_long_and_nothing_else():
+    import numpy
+
+    assert numpy.compat.long is int
+    assert vars(fairseq_fixes.NUMPY_1_COMPAT_LONG) == {"long": int}

@@ -14,7 +14,11 @@ between workers when a run resumes needs a few more types (see ``broadcast_load`
 
 Before loading, every record of the checkpoint's zip archive is checked against its stored CRC-32: ``torch.load``
 does not check them, and loads a file damaged on disk or in a copy with silently wrong weights. (Reading the file
-once more costs about half a second per gigabyte when it is cached, as the load that follows then finds it.)
+once more costs about half a second per gigabyte when it is cached, as the load that follows then finds it.) A file
+that is no zip archive nor torch's legacy format never reaches ``torch.load``, whose messages for it would mean
+nothing to a user (a text file: ``KeyError: '101'``) or tell them to load it unsafely (a bare ``pickle.dump``:
+"Re-running torch.load with weights_only set to False"): it is read as a pickle without being unpickled, to name
+the objects it would import.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import functools
 import glob
 import os
 import pickle
+import pickletools
 import re
 import shlex
 import zipfile
@@ -67,15 +72,72 @@ def _not_yet_allowed(types):
 
 
 def verify_checksums(path):
-    """Raises :class:`CheckpointError` if a record of the checkpoint's archive does not match its CRC-32."""
-    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
-        return  # a missing file, an archive cut short, torch's legacy format: torch.load reports or reads them
+    """Raises :class:`CheckpointError` if a record of the checkpoint's archive does not match its CRC-32, or if the
+    file is no PyTorch checkpoint at all."""
+    if not os.path.isfile(path):
+        return  # torch.load reports a missing file or a folder
+    if not zipfile.is_zipfile(path):
+        refuse_what_is_no_checkpoint(path)
+        return  # an archive cut short, torch's legacy format: torch.load reports or reads them
     with zipfile.ZipFile(path) as archive:
         damaged = archive.testzip()
     if damaged is not None:
         raise CheckpointError(
             f"checkpoint {path} is corrupt ({damaged} does not match its checksum): {_how_to_recover(path)}"
         )
+
+
+_ZIP_LOCAL_HEADER = b"PK\x03\x04"  # how every zip archive starts, and a truncated one too
+# the first pickle of a file torch.save wrote with _use_new_zipfile_serialization=False
+_LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+_NOT_A_CHECKPOINT = "pass a checkpoint that fairseq-train saved (a .pt file of its --save-dir)"
+
+
+def refuse_what_is_no_checkpoint(path):
+    """Raises :class:`CheckpointError` for a file that is neither a zip archive (even a truncated one) nor torch's
+    legacy format: an empty file, a bare pickle (naming what it would import), anything else."""
+    with open(path, "rb") as f:
+        if f.read(len(_ZIP_LOCAL_HEADER)) == _ZIP_LOCAL_HEADER:
+            return
+        f.seek(0)
+        try:
+            opcodes = list(pickletools.genops(f))
+        except Exception:  # pickletools' own errors are ValueErrors; garbage can trip it in other ways
+            opcodes = None
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"checkpoint {path} is empty: {_NOT_A_CHECKPOINT}")
+    if opcodes is None:
+        raise CheckpointError(f"checkpoint {path} is not a PyTorch checkpoint (neither a zip archive nor a pickle): "
+                              f"{_NOT_A_CHECKPOINT}")
+    if any(opcode.name == "LONG1" and arg == _LEGACY_MAGIC_NUMBER for opcode, arg, _ in opcodes):
+        return
+    imported = _pickled_globals(opcodes)
+    if imported:
+        # torch.load reads no bare pickle, weights-only or not: each of its objects is refused
+        raise CheckpointError(
+            f"refused to load {path}: it is a bare pickle, not a PyTorch checkpoint, and holds a pickled object "
+            f"({', '.join(imported[:3])}) that is not allowed, as unpickling it could run code; {_NOT_A_CHECKPOINT}"
+        )
+    raise CheckpointError(f"checkpoint {path} is a bare pickle, not a PyTorch checkpoint: {_NOT_A_CHECKPOINT}")
+
+
+def _pickled_globals(opcodes):
+    """The ``module.name`` of each global a pickle imports, in order, from its opcodes (nothing is unpickled)."""
+    imported, pushed, memo = [], [], {}  # pushed: the strings pushed so far, None for any other value
+    for opcode, arg, _ in opcodes:
+        if opcode.name in ("GLOBAL", "INST"):
+            imported.append(arg.replace(" ", "."))
+        elif opcode.name == "STACK_GLOBAL":  # module and name are the last two values pushed
+            imported.append(".".join(str(part) for part in pushed[-2:]))
+        if opcode.name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
+        elif opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = pushed[-1] if pushed else None
+        elif opcode.name in ("GET", "BINGET", "LONG_BINGET"):
+            pushed.append(memo.get(arg))
+        elif opcode.stack_after:
+            pushed.append(arg if isinstance(arg, str) else None)
+    return list(dict.fromkeys(imported))
 
 
 def checkpoint_error(path, error):
@@ -90,6 +152,13 @@ def checkpoint_error(path, error):
         return CheckpointError(
             f"refused to load {path}: it holds a pickled object ({offending}) that is not a tensor or one of the "
             f"types fairseq saves, and unpickling it could run code; load only checkpoints you trust to be fairseq's"
+        )
+    refusal = _weights_only_refusal(str(error)) if isinstance(error, pickle.UnpicklingError) else None
+    if refusal:
+        # torch's message goes on to suggest loading with weights_only=False, which would run the file's code
+        return CheckpointError(
+            f"refused to load {path}: the weights-only unpickler does not allow what it holds ({refusal}), and a "
+            f"checkpoint fairseq saved holds nothing of the kind; load only checkpoints you trust to be fairseq's"
         )
     # Anything else the unpickler trips on (unknown opcodes, cut-off archives, garbage) means a damaged file or
     # not a checkpoint at all.
@@ -124,6 +193,12 @@ def _offending_global(message):
     """The global a weights-only load refused, e.g. ``posix.system``, or None when it failed for another reason."""
     found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", message, flags=re.IGNORECASE)
     return found.group(1) if found else None
+
+
+def _weights_only_refusal(message):
+    """What torch's weights-only unpickler refused, e.g. ``Unsupported operand 149``, or None for another failure."""
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", message)
+    return found.group(1).strip() if found else None
 
 
 def refuse_unsafe_loads(load_checkpoint_to_cpu):

@@ -2,6 +2,8 @@
 
 import argparse
 import os
+import pickle
+import zipfile
 
 import pytest
 import torch
@@ -84,9 +86,64 @@ def test_missing_checkpoint_is_reported(tmp_path):
         load_checkpoint_file(tmp_path / "missing.pt")
 
 
-@pytest.mark.parametrize("content", [b"hello", b"d", b"", b"\x80\x02}q\x00."[:3]])
+@pytest.mark.parametrize("content", [b"hello world\n", b"d", b"\x80\x02}q\x00."[:3], bytes(range(256))])
 def test_a_file_that_is_no_checkpoint_is_reported_as_such(tmp_path, content):
     path = tmp_path / "notes.pt"
     path.write_bytes(content)
-    with pytest.raises(CheckpointError, match=r"notes\.pt is corrupt, truncated or not a PyTorch checkpoint"):
+    # not torch's detail for a text file, "(101)": the key its legacy loader looked up
+    with pytest.raises(CheckpointError, match=r"notes\.pt is not a PyTorch checkpoint \(neither a zip archive nor a "
+                                              r"pickle\): pass a checkpoint that fairseq-train saved"):
         load_checkpoint_file(path)
+
+
+def test_an_empty_file_is_reported_as_such(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.touch()
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt is empty"):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_bare_pickled_payload_is_refused_by_name_and_never_runs(tmp_path, protocol):
+    path, marker = tmp_path / "payload.pt", tmp_path / "code-ran"
+    with open(path, "wb") as f:
+        pickle.dump({"model": RunsCodeWhenUnpickled(marker)}, f, protocol=protocol)
+    for load in (load_checkpoint_file, checkpoint_utils.load_checkpoint_to_cpu):
+        with pytest.raises(CheckpointError) as refused:
+            load(str(path))
+        message = str(refused.value)
+        assert message.startswith(f"refused to load {path}: it is a bare pickle, not a PyTorch checkpoint, and "
+                                  f"holds a pickled object (posix.system) that is not allowed"), message
+        assert "corrupt" not in message and "weights_only" not in message  # torch's hint would say to load it unsafely
+    assert not marker.exists()
+
+
+def test_a_bare_pickle_without_objects_is_no_checkpoint(tmp_path):
+    path = tmp_path / "state.pt"
+    path.write_bytes(pickle.dumps({"model": [1, 2]}))
+    with pytest.raises(CheckpointError, match=r"state\.pt is a bare pickle, not a PyTorch checkpoint"):
+        load_checkpoint_file(path)
+
+
+def test_a_checkpoint_in_torchs_legacy_format_still_loads(tmp_path):
+    path = tmp_path / "legacy.pt"
+    torch.save(fairseq_like_state(), path, _use_new_zipfile_serialization=False)
+    assert load_checkpoint_file(path)["args"].arch == "macaron_transformer"
+
+
+def test_torchs_unsafe_hint_is_never_quoted(tmp_path):
+    """An archive whose pickle torch's weights-only unpickler refuses for a reason other than a global."""
+    path = tmp_path / "checkpoint.pt"
+    torch.save(fairseq_like_state(), path)
+    with zipfile.ZipFile(path) as archive:
+        records = {info.filename: archive.read(info) for info in archive.infolist()}
+    pickle_record = next(name for name in records if name.endswith("/data.pkl"))
+    records[pickle_record] = pickle.dumps({"model": 1}, protocol=4)  # a FRAME opcode, which it does not read
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in records.items():
+            archive.writestr(name, content)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint_file(path)
+    assert str(refused.value).startswith(f"refused to load {path}: the weights-only unpickler does not allow what "
+                                         f"it holds (Unsupported operand 149)")
+    assert "weights_only" not in str(refused.value)

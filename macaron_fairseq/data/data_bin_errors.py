@@ -1,0 +1,124 @@
+"""One-line errors for a data-bin damaged on disk.
+
+fairseq reports a damaged data-bin as a traceback whose last line names neither the file nor the fix: a dictionary
+line without its count, ``ValueError: Incorrect dictionary format``; a dictionary that is not UTF-8 text,
+``Exception: Incorrect encoding detected``; a ``.bin`` file cut short, ``ValueError: offset must be non-negative``
+when the first batch reaches its end, in training or generation. Each becomes a :class:`DataBinError` naming the
+file (and the line), and saying to prepare the data again, raised when the data is loaded, before anything runs.
+
+The wrappers replace ``Dictionary.add_from_file``, through which every fairseq task reads its dictionaries, and
+``indexed_dataset.make_dataset``, which opens each binarized split (installed by :mod:`macaron_fairseq.fairseq_fixes`).
+"""
+
+import functools
+import os
+import struct
+
+from macaron_fairseq.errors import MacaronFairseqError
+
+PREPARE_AGAIN = "prepare the data again (the scripts/prepare-*.sh that wrote it, or fairseq-preprocess)"
+
+
+class DataBinError(MacaronFairseqError):
+    """A data-bin file that fairseq cannot read."""
+
+
+def describe_dictionary_problem(path):
+    """What is wrong with the dictionary at ``path``, read as fairseq reads it, or None where nothing is."""
+    with open(path, "rb") as f:
+        lines = f.read().splitlines()  # the line ends of fairseq's text-mode readlines(): \n, \r\n, \r
+    seen = {}
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"is not UTF-8 text (line {number})"
+        word, _, count = line.rstrip().rpartition(" ")
+        overwrite = count == "#fairseq:overwrite"
+        if overwrite:
+            word, _, count = word.rpartition(" ")
+        if not word or not count.lstrip("-").isdigit():
+            return f"line {number} is not '<word> <count>': {line[:60]!r}"
+        if word in seen and not overwrite:
+            return f"line {number} repeats the word {word!r} of line {seen[word]}"
+        seen[word] = number
+    return None
+
+
+def explain_dictionary_errors(add_from_file):
+    @functools.wraps(add_from_file)
+    def add_from_file_explained(dictionary, f):
+        if not isinstance(f, str):
+            return add_from_file(dictionary, f)  # fairseq's own call on the file it opened
+        try:
+            return add_from_file(dictionary, f)
+        except FileNotFoundError:
+            raise
+        except Exception as error:
+            problem = describe_dictionary_problem(f)
+            if problem is None:
+                raise
+            raise DataBinError(f"dictionary {f} {problem}: {PREPARE_AGAIN}") from error
+
+    return add_from_file_explained
+
+
+def check_data_files(make_dataset):
+    from fairseq.data.indexed_dataset import IndexedDataset, MMapIndexedDataset
+
+    @functools.wraps(make_dataset)
+    def make_dataset_checked(path, impl, *args, **kwargs):
+        index_file, data_file = f"{path}.idx", f"{path}.bin"
+        # Checked before fairseq opens them: a dataset or index it leaves half-built fails again in its __del__,
+        # which prints a traceback after the error line. An index of the older formats (--dataset-impl lazy or
+        # cached) is fairseq's to read.
+        if impl != "raw" and os.path.isfile(index_file) and os.path.isfile(data_file) \
+                and not _starts_with(index_file, IndexedDataset._HDR_MAGIC):
+            problem = describe_index_problem(index_file)
+            if problem:
+                raise DataBinError(f"{index_file} {problem}: {PREPARE_AGAIN}")
+            if os.path.getsize(data_file) == 0:
+                raise DataBinError(f"{data_file} is empty: {PREPARE_AGAIN}")
+        dataset = make_dataset(path, impl, *args, **kwargs)
+        index = dataset._index if isinstance(dataset, MMapIndexedDataset) else None
+        if index is not None and len(index):
+            # sentences lie in the data file in order: the last one ends where the file must end at least
+            pointer, size = index[len(index) - 1]
+            needed = int(pointer) + int(size) * index.dtype().itemsize
+            if len(dataset._bin_buffer) < needed:
+                raise DataBinError(
+                    f"{data_file} is truncated: it holds {len(dataset._bin_buffer)} bytes, where its index "
+                    f"{index_file} needs {needed}: {PREPARE_AGAIN}"
+                )
+        return dataset
+
+    return make_dataset_checked
+
+
+def _starts_with(path, prefix):
+    with open(path, "rb") as f:
+        return f.read(len(prefix)) == prefix
+
+
+_INDEX_HEADER = struct.Struct("<9sQBQ")
+"""The header of fairseq's mmap index: its magic, format version 1, the code of the data's dtype, the number of
+sentences; then each sentence's size (int32) and its offset in the data file (int64)."""
+
+
+def describe_index_problem(index_file):
+    """What is wrong with the header or length of an index file, as far as fairseq would fail on it, or None."""
+    from fairseq.data import indexed_dataset
+
+    with open(index_file, "rb") as f:
+        header = f.read(_INDEX_HEADER.size)
+    if len(header) < _INDEX_HEADER.size:
+        return f"is truncated ({len(header)} bytes)"
+    magic, version, dtype_code, sentences = _INDEX_HEADER.unpack(header)
+    if (magic, version) != (indexed_dataset.MMapIndexedDataset.Index._HDR_MAGIC, 1) \
+            or dtype_code not in indexed_dataset._code_to_dtype:
+        return "is not an index that fairseq-preprocess writes with its default --dataset-impl mmap"
+    expected = _INDEX_HEADER.size + sentences * (4 + 8)
+    actual = os.path.getsize(index_file)
+    if actual != expected:
+        return f"is damaged or truncated: it holds {actual} bytes, where its header's {sentences} sentences need {expected}"
+    return None
