@@ -12,7 +12,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
+from conftest import BIN_DIR, PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
 from macaron_fairseq.checkpoint.load_errors import describe_state_dict_mismatch
 from macaron_fairseq.checkpoint.safe_load import CheckpointError
 
@@ -182,7 +182,15 @@ def test_fairseq_generate_prints_one_line(save_dir, other_dictionary_data, toy_d
 # Through a restart of scripts/train.sh, which resumes from <save dir>/checkpoint_last.pt.
 
 def test_resume_as_another_architecture(save_dir, toy_data_bin):
-    result = run(train_sh(toy_data_bin, save_dir, model="baseline", max_update=20), check=False, env=ENV)
+    # train.sh refuses such a save dir itself (tests/scripts/test_train.py); fairseq-train on its own, with the
+    # command train.sh would run, meets the plugin's explanation when it resumes
+    placeholder = save_dir.parent / "not-yet-used"
+    train = train_sh(toy_data_bin, placeholder, model="baseline", max_update=20)
+    train.insert(train.index("--"), "--dry-run")
+    dry_run = run(train, env=ENV)
+    command = dry_run.stdout.strip().replace(str(placeholder), str(save_dir))
+    path = {"PATH": f"{BIN_DIR}{os.pathsep}{os.environ['PATH']}"}  # this environment's fairseq-train
+    result = run(["bash", "-c", command], check=False, env={**ENV, **path}, cwd=REPO_ROOT)  # paths from the root
     assert_one_line_error(result, f"cannot resume from checkpoint {save_dir}/checkpoint_last.pt",
                           "it holds a macaron_transformer model, not a transformer", "another --save-dir")
 
