@@ -160,17 +160,11 @@ def direction(data_dir):
 def checkpoint_direction(checkpoint):
     """(source_lang, target_lang) a fairseq checkpoint was trained for, read weights-only from its cfg (or the
     args of older checkpoints); None when the file cannot be read that way (fairseq then says why)."""
-    # Only here: reading a checkpoint is this module's one use of torch, and the types fairseq writes into one.
-    import torch
-
-    from macaron_fairseq.checkpoint.safe_load import FAIRSEQ_CHECKPOINT_TYPES
+    # Only here: reading a checkpoint is this module's one use of torch (the plugin's weights-only loading)
+    from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
 
     try:
-        with torch.serialization.safe_globals(FAIRSEQ_CHECKPOINT_TYPES):
-            try:  # mmap reads no tensor; the legacy (non-zip) format does not support it
-                state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError:
-                state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = load_checkpoint_file(checkpoint)
     except Exception:  # noqa: BLE001  any unreadable checkpoint: fairseq's own loading reports it in one line
         return None
     if not isinstance(state, dict):
