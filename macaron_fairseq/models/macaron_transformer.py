@@ -26,6 +26,7 @@ from fairseq.models.transformer import (
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
 from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.models.macaron_options import add_macaron_args
 from macaron_fairseq.modules.macaron_layer import (
     DEFAULT_MACARON_FFN_SCALE,
     MacaronTransformerDecoderLayer,
@@ -65,23 +66,7 @@ class MacaronTransformerModel(TransformerModel):
     @classmethod
     def add_args(cls, parser):
         super().add_args(parser)
-        parser.add_argument(
-            # checked by the architecture (check_ffn_scale), whose error is one line: argparse's prints the usage
-            "--macaron-ffn-scale", type=float, metavar="S",
-            help=f"scale of each FFN half step of the strang schemes, x + S*FFN(x) (default: "
-                 f"{DEFAULT_MACARON_FFN_SCALE}, the half step of Strang-Marchuk splitting)",
-        )
-        parser.add_argument(
-            "--macaron-scheme", metavar="{" + ",".join(SCHEMES) + "}",
-            help=f"order of each layer's sub-steps (default: {DEFAULT_SCHEME}, FFN/2 -> attention -> FFN/2 with "
-                 "two half-width FFNs; strang-tied: one full-width FFN run as both half steps; lie-trotter: "
-                 "attention -> FFN, fairseq's layer; reversed-lie-trotter: FFN -> attention)",
-        )
-        parser.add_argument(
-            "--macaron-learnable-scale", action="store_true",
-            help="learn each sub-step's coefficient, one scalar per sub-step and layer (<sub-step>_step in the "
-                 "checkpoint), initialised at the scheme's: the FFN half step S, else 1",
-        )
+        add_macaron_args(parser)
 
     @classmethod
     def build_model(cls, args, task):
