@@ -126,6 +126,16 @@ train_runs() {
   done
 }
 
+# evaluate RUN_DIR...: decode and score the given runs of one seed, side by side (as they trained, so that their
+# decoding speeds compare like with like) or alone; each run's output goes to its evaluate.log
+evaluate_runs() {
+  local seed=$1; shift
+  local runs=() run_dir
+  for run_dir in "$@"; do runs+=(--run "$(basename "$run_dir" | sed 's/-.*//')" "$run_dir"); done
+  python -m macaron_fairseq.evaluation.side_by_side --stage evaluation --label "seed $seed" "${SHARE[@]}" \
+    "${runs[@]}" -- bash "$ROOT/scripts/evaluate.sh" "${EVAL_OPTIONS[@]}" --checkpoint-dir "{run_dir}" || exit 1
+}
+
 declare -A RUN_DIRS=([baseline]="" [macaron]="")
 for seed in "${SEED_LIST[@]}"; do
   unfinished=()
@@ -146,14 +156,21 @@ for seed in "${SEED_LIST[@]}"; do
       for run_dir in "${unfinished[@]}"; do train_runs "$seed" "$run_dir"; done
     fi
   fi
+  unevaluated=()
   for model in baseline macaron; do
     run_dir="$(run_dir "$RUNS_DIR" "$model" "$seed" "$POST_NORM")"
     if [[ ! -f "$run_dir/eval/result.json" ]]; then
       echo "[compare] $model seed $seed: evaluating"
-      bash "$ROOT/scripts/evaluate.sh" "${EVAL_OPTIONS[@]}" --checkpoint-dir "$run_dir" >"$run_dir/evaluate.log" 2>&1 \
-        || die "evaluating $model seed $seed failed: see $run_dir/evaluate.log"
+      unevaluated+=("$run_dir")
     fi
   done
+  if ((${#unevaluated[@]})); then
+    if [[ $PARALLEL -eq 1 ]]; then
+      evaluate_runs "$seed" "${unevaluated[@]}"
+    else
+      for run_dir in "${unevaluated[@]}"; do evaluate_runs "$seed" "$run_dir"; done
+    fi
+  fi
 done
 
 echo "[compare] writing $OUTPUT"

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 
 from macaron_fairseq.evaluation.files import read_lines, write_atomically, write_json
 from macaron_fairseq.evaluation.record import EvaluationRecord
-from macaron_fairseq.evaluation.side_by_side import RECORD_NAME
+from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
 from macaron_fairseq.evaluation.significance import paired_bootstrap
 from macaron_fairseq.evaluation.training_log import TrainingLog, read_training_log
 
@@ -35,6 +35,7 @@ class Run:
     training: TrainingLog
     evaluation: EvaluationRecord
     sharing: Optional[dict] = None  # training_run.json: how it shared the machine, its peak memory
+    decoding: Optional[dict] = None  # evaluation_run.json: how its evaluation shared the machine
 
     @property
     def name(self):
@@ -51,14 +52,18 @@ class Run:
         return self.evaluation.splits[split]
 
 
+def _optional_json(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def load_run(model, directory):
-    sharing = None
-    record_path = os.path.join(directory, RECORD_NAME)
-    if os.path.exists(record_path):
-        with open(record_path, encoding="utf-8") as f:
-            sharing = json.load(f)
     return Run(model, directory, read_training_log(os.path.join(directory, "train.log")),
-               EvaluationRecord.read(os.path.join(directory, "eval", "result.json")), sharing)
+               EvaluationRecord.read(os.path.join(directory, "eval", "result.json")),
+               _optional_json(os.path.join(directory, RECORD_NAME)),
+               _optional_json(os.path.join(directory, EVALUATION_RECORD_NAME)))
 
 
 def relative(path):
@@ -146,8 +151,8 @@ def per_run_table(runs, splits):
 
 
 def overlap(first, second):
-    """The share of the two runs' joint wall time during which both trained (None without both records)."""
-    times = [(r.sharing or {}).get(k) for r in (first, second) for k in ("started", "finished")]
+    """The share of two records' joint wall time during which both ran (None without both records)."""
+    times = [(r or {}).get(k) for r in (first, second) for k in ("started", "finished")]
     if None in times:
         return None
     start_a, end_a, start_b, end_b = times
@@ -155,9 +160,10 @@ def overlap(first, second):
     return max(0.0, min(end_a, end_b) - max(start_a, start_b)) / joint if joint > 0 else None
 
 
-def sharing_text(baseline, macaron):
-    """How the two runs of a pair shared the machine, in words."""
-    records = [run.sharing for run in (baseline, macaron)]
+def sharing_text(baseline, macaron, stage="training"):
+    """How the two runs of a pair shared the machine while training (or evaluating), in words."""
+    records = [run.sharing if stage == "training" else run.decoding for run in (baseline, macaron)]
+    verb = "trained" if stage == "training" else "decoded"
     if None in records:
         return "one after the other (no side-by-side record)"
     if not all(record["parallel"] for record in records):
@@ -169,17 +175,19 @@ def sharing_text(baseline, macaron):
             return f"GPU {share['gpu']}"
         return f"cores {','.join(map(str, share['cpus']))} ({share['threads']} thread{'s' * (share['threads'] > 1)})"
 
-    both = overlap(baseline, macaron)
+    both = overlap(*records)
     return (f"at the same time, baseline on {share(records[0])}, Macaron on {share(records[1])}"
-            + ("" if both is None else f"; both trained during {both:.0%} of the pair's wall time"))
+            + ("" if both is None else f"; both {verb} during {both:.0%} of the pair's wall time"))
 
 
 def pairs_table(runs, splits):
-    header = ["seed", "how they shared the machine", "train tok/s ratio", "decode tok/s ratio", "peak memory ratio"]
+    header = ["seed", "how they trained", "how they decoded", "train tok/s ratio", "decode tok/s ratio",
+              "peak memory ratio"]
     rows = [header, ["---"] * len(header)]
     for baseline, macaron in pairs_of(runs):
         rows.append([
             str(baseline.training.seed), sharing_text(baseline, macaron),
+            sharing_text(baseline, macaron, stage="evaluation"),
             _ratio_text(_ratio(macaron.training.tokens_per_second, baseline.training.tokens_per_second)),
             _ratio_text(_ratio(macaron.scores(splits[0]).tokens_per_second,
                                baseline.scores(splits[0]).tokens_per_second)),
@@ -357,9 +365,13 @@ def summary_json(setting, runs, splits, tests, command, hardware_line):
                        "tokenized_bleu": first.tokenized_bleu_variant},
         "runs": [run_fields(run) for model in MODELS for run in runs[model]],
         "pairs": [{"seed": baseline.training.seed, "sharing": sharing_text(baseline, macaron),
-                   "overlap": overlap(baseline, macaron),
+                   "overlap": overlap(baseline.sharing, macaron.sharing),
+                   "decoding_sharing": sharing_text(baseline, macaron, stage="evaluation"),
+                   "decoding_overlap": overlap(baseline.decoding, macaron.decoding),
                    "train_tokens_per_s_ratio": _ratio(macaron.training.tokens_per_second,
-                                                      baseline.training.tokens_per_second)}
+                                                      baseline.training.tokens_per_second),
+                   "decode_tokens_per_s_ratio": _ratio(macaron.scores(splits[0]).tokens_per_second,
+                                                       baseline.scores(splits[0]).tokens_per_second)}
                   for baseline, macaron in pairs],
         "bootstrap": [{"pair": label.strip("`").replace("` / `", " / "), "split": split,
                        "baseline": result.baseline_bleu, "macaron": result.system_bleu, "p_value": result.p_value}

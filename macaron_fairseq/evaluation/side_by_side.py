@@ -1,5 +1,5 @@
-"""Trains a seed's baseline and Macaron runs at the same time, each on its own share of the machine (or one run
-alone, on the whole of it).
+"""Trains (or evaluates) a seed's baseline and Macaron runs at the same time, each on its own share of the machine
+(or one run alone, on the whole of it).
 
 Two runs trained one after the other on a shared machine meet different loads, so their speed ratio measures the
 machine as much as the models. Trained at the same time, under the same limits, both meet the same conditions:
@@ -17,6 +17,10 @@ with the run's name. If one run fails, the other is stopped, and a one-line erro
 log. Each run directory receives ``training_run.json``: how the run shared the machine (cores, threads, GPU, the
 other run), when it started and finished, its exit status and the peak resident memory of its processes. Restarting
 the same command restarts both commands, which resume from their own checkpoints.
+
+``--stage evaluation`` does the same for ``scripts/evaluate.sh``, so that decoding speeds are compared like with
+like too: the output goes to each run's ``evaluate.log``, progress is evaluate.sh's own ``==>`` step lines, and
+the record is ``evaluation_run.json``.
 """
 
 import argparse
@@ -33,7 +37,30 @@ from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import write_json
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-RECORD_NAME = "training_run.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """What the runs do: where their log and record go, and which of their lines are progress."""
+
+    verb: str
+    log_name: str
+    record_name: str
+    command_writes_log: bool  # train.sh tees its own train.log; evaluate.sh's output is written here
+
+    def progress(self, line):
+        if self.verb == "training":
+            marker = "| valid | epoch "
+            return "valid epoch " + line.split(marker, 1)[1] if marker in line else None
+        return line[len("==> "):] if line.startswith("==> ") else None  # evaluate.sh's steps
+
+
+STAGES = {
+    "training": Stage("training", "train.log", "training_run.json", command_writes_log=True),
+    "evaluation": Stage("evaluating", "evaluate.log", "evaluation_run.json", command_writes_log=False),
+}
+RECORD_NAME = STAGES["training"].record_name
+EVALUATION_RECORD_NAME = STAGES["evaluation"].record_name
 
 
 @dataclasses.dataclass
@@ -58,6 +85,7 @@ class Run:
     model: str
     run_dir: str
     share: Share
+    stage: Stage = STAGES["training"]
     process: Optional[subprocess.Popen] = None
     started: Optional[float] = None
     finished: Optional[float] = None
@@ -67,7 +95,7 @@ class Run:
 
     @property
     def log(self):
-        return os.path.join(self.run_dir, "train.log")
+        return os.path.join(self.run_dir, self.stage.log_name)
 
 
 def cpu_shares(count, cpus=None):
@@ -104,17 +132,24 @@ def command_of(template, run):
 
 def validation_line(line):
     """fairseq-train's validation summary, shortened, or None for any other line."""
-    marker = "| valid | epoch "
-    return "valid epoch " + line.split(marker, 1)[1] if marker in line else None
+    return STAGES["training"].progress(line)
 
 
 def forward_output(run, name, stream):
-    for raw in stream:
-        line = raw.rstrip("\n")
-        if line.startswith("error:"):
-            run.last_error = line[len("error:"):].strip()  # said once, in the error that names the run
-        elif (summary := validation_line(line)) is not None:
-            print(f"[compare] {name}: {summary}", flush=True)
+    log = None if run.stage.command_writes_log else open(run.log, "w", encoding="utf-8")
+    try:
+        for raw in stream:
+            line = raw.rstrip("\n")
+            if log is not None:
+                log.write(line + "\n")
+                log.flush()
+            if line.startswith("error:"):
+                run.last_error = line[len("error:"):].strip()  # said once, in the error that names the run
+            elif (summary := run.stage.progress(line)) is not None:
+                print(f"[compare] {name}: {summary}", flush=True)
+    finally:
+        if log is not None:
+            log.close()
 
 
 def start(run, name, template):
@@ -158,7 +193,7 @@ def stop(run, grace_seconds=10):
 
 
 def record(run, partner, label):
-    write_json(os.path.join(run.run_dir, RECORD_NAME), {
+    write_json(os.path.join(run.run_dir, run.stage.record_name), {
         "model": run.model,
         "label": label,
         "parallel": partner is not None,
@@ -206,7 +241,7 @@ def run_side_by_side(runs: List[Run], template, label=""):
             where = f"{failed.last_error} ({where})"
         others = [names[id(run)] for run in runs if run is not failed]
         raise MacaronFairseqError(
-            f"training {names[id(failed)]} failed (exit status {failed.status}): {where}"
+            f"{failed.stage.verb} {names[id(failed)]} failed (exit status {failed.status}): {where}"
             + (f"; stopped {', '.join(others)} too (the same command resumes both)" if others else "")
         )
     return runs
@@ -216,6 +251,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", nargs=2, action="append", required=True, metavar=("MODEL", "RUN_DIR"),
                         help="one run: its model name and directory (give it once per run)")
+    parser.add_argument("--stage", choices=sorted(STAGES), default="training",
+                        help="what the command does: training (train.sh, default) or evaluation (evaluate.sh)")
     parser.add_argument("--label", default="", help="added to each run's name in progress lines, e.g. 'seed 1'")
     devices = parser.add_mutually_exclusive_group()
     devices.add_argument("--cpu", action="store_true", help="split this process's CPU cores equally between runs")
@@ -238,10 +275,11 @@ def main(argv=None):
         shares = gpu_shares(len(args.run), args.gpus)
     else:
         shares = [Share()]  # one run, all of the machine
-    runs = [Run(model, run_dir, share) for (model, run_dir), share in zip(args.run, shares)]
+    stage = STAGES[args.stage]
+    runs = [Run(model, run_dir, share, stage) for (model, run_dir), share in zip(args.run, shares)]
     label = f" {args.label}" if args.label else ""
     if len(runs) > 1:
-        print("[compare] side by side:" + ";".join(f" {run.model}{label} on {run.share.describe()}" for run in runs),
+        print(f"[compare] {stage.verb} side by side:" + ";".join(f" {run.model}{label} on {run.share.describe()}" for run in runs),
               flush=True)
     run_side_by_side(runs, args.command, args.label)
     return 0

@@ -7,13 +7,14 @@ import pytest
 
 from macaron_fairseq.evaluation import comparison
 from macaron_fairseq.evaluation.record import Decoding, EvaluationRecord, SplitScores
-from macaron_fairseq.evaluation.side_by_side import RECORD_NAME
+from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
 from test_training_log import LOG
 
 REFERENCES = ["a small dog runs in the park .", "the old man sleeps .", "two girls play on the beach ."] * 4
 
 
-def make_run(root, name, hypotheses, bleu, architecture, seed=1, tokens_per_second=100.0, sharing=None):
+def make_run(root, name, hypotheses, bleu, architecture, seed=1, tokens_per_second=100.0, sharing=None,
+             decoding=None):
     run = root / name
     (run / "eval").mkdir(parents=True)
     log = LOG.replace("macaron_transformer", architecture).replace("seed=1", f"seed={seed}")
@@ -32,6 +33,8 @@ def make_run(root, name, hypotheses, bleu, architecture, seed=1, tokens_per_seco
     ).write(run / "eval" / "result.json")
     if sharing is not None:
         (run / RECORD_NAME).write_text(json.dumps(sharing))
+    if decoding is not None:
+        (run / EVALUATION_RECORD_NAME).write_text(json.dumps(decoding))
     return run
 
 
@@ -93,10 +96,13 @@ def test_pairs_pooled_bootstrap_and_how_the_runs_shared_the_machine(tmp_path, re
     for seed in (1, 2):
         # the second pair overlapped for half of their joint time: 0-10 s and 5-10 s
         baselines.append(make_run(tmp_path, f"baseline-seed{seed}", worse, 40.0, "transformer", seed=seed,
-                                  tokens_per_second=200.0, sharing=side_by_side_record(0, 0, 10, 800)))
+                                  tokens_per_second=200.0, sharing=side_by_side_record(0, 0, 10, 800),
+                                  decoding=side_by_side_record(0, 20, 30, 500)))
+        # the first pair was decoded side by side, the second one run after the other (no evaluation record)
         macarons.append(make_run(tmp_path, f"macaron-seed{seed}", REFERENCES, 100.0, "macaron_transformer",
                                  seed=seed, tokens_per_second=150.0,
-                                 sharing=side_by_side_record(1, 0 if seed == 1 else 5, 10, 900)))
+                                 sharing=side_by_side_record(1, 0 if seed == 1 else 5, 10, 900),
+                                 decoding=side_by_side_record(1, 20, 30, 500) if seed == 1 else None))
     report, summary = report_of(tmp_path, refs, baselines, macarons)
 
     assert "at the same time, baseline on cores 0 (1 thread), Macaron on cores 1 (1 thread); both trained during " \
@@ -107,6 +113,10 @@ def test_pairs_pooled_bootstrap_and_how_the_runs_shared_the_machine(tmp_path, re
     assert len(pooled) == 1 and "Macaron better (p < 0.05)" in pooled[0]
     assert summary["parallel"] is True
     assert [pair["overlap"] for pair in summary["pairs"]] == [1.0, 0.5]
+    assert "both decoded during 100% of the pair's wall time" in summary["pairs"][0]["decoding_sharing"]
+    assert summary["pairs"][1]["decoding_sharing"] == "one after the other (no side-by-side record)"
+    assert [pair["decoding_overlap"] for pair in summary["pairs"]] == [1.0, None]
+    assert [pair["decode_tokens_per_s_ratio"] for pair in summary["pairs"]] == [0.75, 0.75]
     assert [b["pair"] for b in summary["bootstrap"]] == [
         "baseline-seed1 / macaron-seed1", "baseline-seed2 / macaron-seed2", "pooled over 2 seeds"]
 

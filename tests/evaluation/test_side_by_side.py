@@ -154,3 +154,40 @@ def test_cpu_shares_split_the_cores_equally_and_refuse_too_few():
         side_by_side.cpu_shares(2, cpus={0})
     assert [s.gpu for s in side_by_side.gpu_shares(2, ["0", "1"])] == ["0", "1"]
     assert [s.gpu for s in side_by_side.gpu_shares(2, ["0"])] == ["0", "0"]
+
+
+# A stand-in for evaluate.sh: prints its steps and a line it keeps to itself, writes its result, no log of its own.
+FAKE_EVALUATION = r"""
+import os, sys
+run_dir = sys.argv[1]
+print("==> decode test", flush=True)
+print("fairseq-generate detail", flush=True)
+os.makedirs(os.path.join(run_dir, "eval"), exist_ok=True)
+open(os.path.join(run_dir, "eval", "result.json"), "w").write("{}")
+if os.path.exists(os.path.join(run_dir, "fail")):
+    print("error: simulated scoring failure", flush=True)
+    sys.exit(1)
+"""
+
+
+@needs_two_cores
+def test_evaluation_stage_writes_each_runs_evaluate_log_and_its_own_record(tmp_path, capsys):
+    script = tmp_path / "fake_evaluation.py"
+    script.write_text(FAKE_EVALUATION)
+
+    def evaluation_runs():
+        return [side_by_side.Run(run.model, run.run_dir, run.share, side_by_side.STAGES["evaluation"])
+                for run in pair(tmp_path)]
+    side_by_side.run_side_by_side(evaluation_runs(), [sys.executable, str(script), "{run_dir}"], label="seed 1")
+    assert "[compare] macaron seed 1: decode test" in capsys.readouterr().out.splitlines()
+    for model in ("baseline", "macaron"):
+        run_dir = tmp_path / f"{model}-seed1"
+        assert (run_dir / "evaluate.log").read_text() == "==> decode test\nfairseq-generate detail\n"
+        record = json.loads((run_dir / side_by_side.EVALUATION_RECORD_NAME).read_text())
+        assert record["parallel"] and record["exit_status"] == 0
+        assert not (run_dir / side_by_side.RECORD_NAME).exists()  # the training record is not overwritten
+
+    (tmp_path / "macaron-seed1" / "fail").write_text("")
+    with pytest.raises(MacaronFairseqError, match=r"^evaluating macaron seed 1 failed \(exit status 1\): "
+                                                  r"simulated scoring failure \(see .*macaron-seed1/evaluate.log\)"):
+        side_by_side.run_side_by_side(evaluation_runs(), [sys.executable, str(script), "{run_dir}"], label="seed 1")

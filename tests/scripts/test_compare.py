@@ -55,8 +55,20 @@ def test_the_two_runs_trained_at_the_same_time_on_their_own_cores(compared):
                          for m in ("baseline", "macaron"))
     assert baseline["started"] < macaron["finished"] and macaron["started"] < baseline["finished"]
     assert not set(baseline["share"]["cpus"]) & set(macaron["share"]["cpus"])
-    assert "[compare] side by side: baseline seed 1 on CPU core" in first.stdout
+    assert "[compare] training side by side: baseline seed 1 on CPU core" in first.stdout
     assert "at the same time, baseline on cores" in (work / "results" / "tiny.md").read_text()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="side by side needs 2 CPU cores")
+def test_the_two_runs_were_evaluated_at_the_same_time_too(compared):
+    work, first, _ = compared
+    baseline, macaron = (json.loads((work / "runs" / f"{m}-seed1" / "evaluation_run.json").read_text())
+                         for m in ("baseline", "macaron"))
+    assert baseline["started"] < macaron["finished"] and macaron["started"] < baseline["finished"]
+    assert "[compare] evaluating side by side: baseline seed 1 on CPU core" in first.stdout
+    assert (work / "runs" / "macaron-seed1" / "evaluate.log").read_text().startswith("==> ")
+    pair = json.loads((work / "results" / "tiny.json").read_text())["pairs"][0]
+    assert pair["decoding_sharing"].startswith("at the same time, baseline on cores")
 
 
 def test_second_call_takes_the_finished_runs(compared):
