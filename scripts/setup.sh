@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's virtual environment and installs everything into it:
-# torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, matplotlib and this plugin (editable).
+# torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest (with pytest-xdist), matplotlib and this plugin
+# (editable).
 #
 #   bash scripts/setup.sh [--help]
 #
@@ -25,7 +26,10 @@ FAIRSEQ_SOURCE="${FAIRSEQ_SOURCE:-fairseq-fixed==0.12.3.1}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
 # fairseq's runtime requirements, less torchaudio (it pins another torch and translation does not use it).
 FAIRSEQ_RUNTIME_DEPS=(cffi "hydra-core==1.3.2" "omegaconf==2.3.0" regex tqdm bitarray scikit-learn packaging)
-PROJECT_DEPS=(sacrebleu sentencepiece sacremoses pytest matplotlib tensorboardX)
+PROJECT_DEPS=(sacrebleu sentencepiece sacremoses pytest pytest-xdist matplotlib tensorboardX)
+# What a ready environment imports: the check that lets a second run skip everything. matplotlib comes first:
+# importing fairseq turns on DEBUG logging, which matplotlib's import would then fill with lines.
+IMPORTS="matplotlib, torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, xdist, macaron_fairseq"
 
 step() { CURRENT_STEP="$1"; echo "[setup] $1"; }
 trap 'echo "[setup] FAILED during: ${CURRENT_STEP:-start}. Fix the cause above and rerun scripts/setup.sh." >&2' ERR
@@ -34,7 +38,7 @@ STAMP="$VENV/.macaron-fairseq-setup"
 stamp_key="$FAIRSEQ_SOURCE|$TORCH_SPEC|$(cat "$ROOT/setup.py" 2>/dev/null | cksum)"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$stamp_key" ]] \
-   && "$VENV/bin/python" -c "import torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, matplotlib, macaron_fairseq" 2>/dev/null; then
+   && "$VENV/bin/python" -c "import $IMPORTS" 2>/dev/null; then
   echo "[setup] $VENV is ready (delete it or $STAMP to reinstall)"
   exit 0
 fi
@@ -58,14 +62,14 @@ fi
 step "install fairseq's runtime requirements (without torchaudio)"
 "${PIP[@]}" install -q "$TORCH_SPEC" "${FAIRSEQ_RUNTIME_DEPS[@]}"
 
-step "install sacrebleu, sentencepiece, sacremoses, pytest, matplotlib"
+step "install ${PROJECT_DEPS[*]}"
 "${PIP[@]}" install -q "$TORCH_SPEC" "${PROJECT_DEPS[@]}"
 
 step "install the macaron_fairseq plugin (editable)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
 
 step "check that everything imports"
-"$VENV/bin/python" -c "import torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, matplotlib, macaron_fairseq; print('[setup] torch', torch.__version__, '| fairseq', fairseq.__version__)"
+"$VENV/bin/python" -c "import $IMPORTS; print('[setup] torch', torch.__version__, '| fairseq', fairseq.__version__)"
 
 echo "$stamp_key" > "$STAMP"
 echo "[setup] done: activate with 'source $VENV/bin/activate'"
