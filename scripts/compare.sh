@@ -5,6 +5,14 @@
 #
 #   scripts/compare.sh --setting S [options] [-- extra scripts/train.sh options]
 #
+# On a language-model setting (lm-quick, mlm-quick, wikitext103-lm, bert-base; data of scripts/prepare-lm.sh) the
+# runs train the same way, and each is scored by its perplexity on valid and test instead of BLEU
+# (macaron_fairseq/evaluation/lm_evaluation.py: fairseq-eval-lm for a causal LM, fairseq-validate's masked-token
+# loss for a masked LM), side by side as well; the report (macaron_fairseq/evaluation/lm_comparison.py) gives the
+# perplexities' mean and spread over seeds, each pair's difference, tokens/s and peak memory ratios, and the
+# validation-loss plot. --average, --comet-model and --targets are translation's only; --splits names the splits
+# to score (default "valid test").
+#
 # Options:
 #   --seeds "1 2"        one run per model and seed (default: 1)
 #   --max-update N       update limit of every run (default: the setting's)
@@ -31,6 +39,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
+with_lm_settings
 ORIGINAL_ARGS=("$@")
 
 REPORT_COMMAND= SETTING= SEEDS=1 PARALLEL= PATIENCE_ARG= COMET_MODEL= SPLITS= MAX_UPDATE_ARG= RUNS_DIR= DATA_DIR= OUTPUT= AVERAGE= USE_CPU=0 POST_NORM=0 REPORT_FLAGS=()
@@ -63,10 +72,18 @@ read -r -a SEED_LIST <<<"$SEEDS"
 [[ ${#SEED_LIST[@]} -gt 0 ]] || usage_error "--seeds names no seed, e.g. --seeds \"1 2\""
 for seed in "${SEED_LIST[@]}"; do [[ "$seed" =~ ^[0-9]+$ ]] || usage_error "seed '$seed' is not a whole number"; done
 DATA_DIR="${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}"
-[[ -d "$DATA_DIR/refs" ]] || die "no references in $DATA_DIR/refs: prepare the data of setting $SETTING first (scripts/prepare-*.sh) or pass --data-dir"
-DATA_DIR="$(cd "$DATA_DIR" && pwd)"
-corpus_facts "$DATA_DIR" tgt
-TGT_LANG="${FACTS[0]}"
+if [[ "$TASK" == translation ]]; then
+  [[ -d "$DATA_DIR/refs" ]] || die "no references in $DATA_DIR/refs: prepare the data of setting $SETTING first (scripts/prepare-*.sh) or pass --data-dir"
+  DATA_DIR="$(cd "$DATA_DIR" && pwd)"
+  corpus_facts "$DATA_DIR" tgt
+  TGT_LANG="${FACTS[0]}"
+else
+  [[ -z "$AVERAGE" && -z "$COMET_MODEL" && ${#REPORT_FLAGS[@]} -eq 0 ]] \
+    || usage_error "--average, --comet-model and --targets are for translation settings, not $TASK ($SETTING)"
+  [[ -f "$DATA_DIR/dict.txt" ]] || die "no dict.txt in $DATA_DIR: prepare the text of setting $SETTING first" \
+    "(scripts/prepare-lm.sh) or pass --data-dir"
+  DATA_DIR="$(cd "$DATA_DIR" && pwd)"
+fi
 NORM_NAME="$(norm_suffix "$POST_NORM")"
 RUNS_DIR="${RUNS_DIR:-$ROOT/checkpoints/$SETTING}"
 OUTPUT="${OUTPUT:-$ROOT/results/$SETTING$NORM_NAME.md}"
@@ -87,6 +104,18 @@ EVAL_OPTIONS=(--setting "$SETTING" --data-dir "$DATA_DIR")
 [[ -n "$AVERAGE" ]] && EVAL_OPTIONS+=(--average "$AVERAGE")
 [[ -n "$SPLITS" ]] && EVAL_OPTIONS+=(--splits "$SPLITS")
 [[ -n "$COMET_MODEL" ]] && EVAL_OPTIONS+=(--comet-model "$COMET_MODEL")
+# each run's evaluation: the command side_by_side.py runs ({run_dir}: the run's), and the record it leaves
+if [[ "$TASK" == translation ]]; then
+  EVAL_COMMAND=(bash "$ROOT/scripts/evaluate.sh" "${EVAL_OPTIONS[@]}" --checkpoint-dir "{run_dir}")
+  EVAL_RECORD=eval/result.json
+else
+  EVAL_COMMAND=(python -m macaron_fairseq.evaluation.lm_evaluation --task "$TASK" --data-dir "$DATA_DIR"
+                --checkpoint-dir "{run_dir}")
+  [[ $USE_CPU -eq 1 ]] && EVAL_COMMAND+=(--cpu)
+  [[ -n "$SPLITS" ]] && EVAL_COMMAND+=(--splits $SPLITS)
+  EVAL_COMMAND+=(-- "${EVAL_FLAGS[@]}")
+  EVAL_RECORD=eval/lm_result.json
+fi
 
 # Side by side: each seed's two runs train at the same time, each on half the cores (or its own GPU); the default
 # on a CPU machine of 2 or more cores and with 2 or more GPUs. Otherwise one after the other, on the whole machine.
@@ -122,7 +151,7 @@ train_runs() {
     "${TRAIN_EXTRA[@]}" || exit 1  # side_by_side said which run failed, and where its log is
   for run_dir in "$@"; do
     echo "[compare]   $(basename "$run_dir"): $(grep -m1 -o 'done training in .*' "$run_dir/train.log" || echo 'done')"
-    rm -f "$run_dir/eval/result.json"  # a new model needs a new evaluation
+    rm -f "$run_dir/$EVAL_RECORD"  # a new model needs a new evaluation
   done
 }
 
@@ -133,7 +162,7 @@ evaluate_runs() {
   local runs=() run_dir
   for run_dir in "$@"; do runs+=(--run "$(basename "$run_dir" | sed 's/-.*//')" "$run_dir"); done
   python -m macaron_fairseq.evaluation.side_by_side --stage evaluation --label "seed $seed" "${SHARE[@]}" \
-    "${runs[@]}" -- bash "$ROOT/scripts/evaluate.sh" "${EVAL_OPTIONS[@]}" --checkpoint-dir "{run_dir}" || exit 1
+    "${runs[@]}" -- "${EVAL_COMMAND[@]}" || exit 1
 }
 
 declare -A RUN_DIRS=([baseline]="" [macaron]="")
@@ -159,7 +188,7 @@ for seed in "${SEED_LIST[@]}"; do
   unevaluated=()
   for model in baseline macaron; do
     run_dir="$(run_dir "$RUNS_DIR" "$model" "$seed" "$POST_NORM")"
-    if [[ ! -f "$run_dir/eval/result.json" ]]; then
+    if [[ ! -f "$run_dir/$EVAL_RECORD" ]]; then
       echo "[compare] $model seed $seed: evaluating"
       unevaluated+=("$run_dir")
     fi
@@ -176,6 +205,11 @@ done
 echo "[compare] writing $OUTPUT"
 read -r -a BASELINE_RUNS <<<"${RUN_DIRS[baseline]}"
 read -r -a MACARON_RUNS <<<"${RUN_DIRS[macaron]}"
+if [[ "$TASK" != translation ]]; then
+  python -m macaron_fairseq.evaluation.lm_comparison --setting "$SETTING$NORM_NAME" --task "$TASK" \
+    --baseline "${BASELINE_RUNS[@]}" --macaron "${MACARON_RUNS[@]}" --output "$OUTPUT" --command "$REPORT_COMMAND"
+  exit
+fi
 python -m macaron_fairseq.evaluation.comparison --setting "$SETTING$NORM_NAME" \
   --baseline "${BASELINE_RUNS[@]}" --macaron "${MACARON_RUNS[@]}" \
   --references "$DATA_DIR/refs" --target-lang "$TGT_LANG" --output "$OUTPUT" "${REPORT_FLAGS[@]}" \

@@ -3,6 +3,10 @@
 #
 #   scripts/train.sh --setting S --model {macaron,baseline} [options] [-- extra fairseq-train flags]
 #
+# Every setting trains with its own task (scripts/settings.sh): translation, or for lm-quick, mlm-quick,
+# wikitext103-lm and bert-base language_modeling or masked_lm, on data of fairseq-preprocess --only-source
+# (scripts/prepare-lm.sh).
+#
 # Options:
 #   --setting S          the recipe: model, training and decoding (the settings are listed below)
 #   --data-dir DIR       prepared data, any corpus and direction (default: data/data-bin/ and the setting's usual
@@ -13,7 +17,8 @@
 #   --max-update N       update limit (default: the setting's; 0 = none, as in the authors' scripts)
 #   --patience N         stop after N validations without a lower validation loss (fairseq's --patience;
 #                        default: the setting's; 0 = never)
-#   --post-norm          post-norm layers instead of the recipe's pre-norm (both models alike)
+#   --post-norm          post-norm layers instead of the recipe's pre-norm (both models alike; the settings whose
+#                        pre-norm comes from their preset, wikitext103-lm, keep it, and the RoBERTa ones are post-norm)
 #   --cpu                train on the CPU (small runs, tests)
 #   --gpus LIST          CUDA devices to use, e.g. 0,1,2,3 (default: all visible)
 #   --precision P        fp16 (default on GPUs), bf16, or fp32 (default on the CPU)
@@ -34,6 +39,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
+with_lm_settings
 
 SETTING= MODEL= SAVE_DIR= SEED=1 MAX_UPDATE_ARG= PATIENCE_ARG= POST_NORM=0 DATA_DIR= USE_CPU=0 GPUS= PRECISION=
 MAX_TOKENS_ARG= UPDATE_FREQ_ARG= NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG= MASTER_PORT_ARG=29500 DRY_RUN=0
@@ -91,7 +97,11 @@ SAVE_DIR="$(absolute_path "${SAVE_DIR:-$(run_dir "$ROOT/checkpoints/$SETTING" "$
 require_folder_path --save-dir "$SAVE_DIR"
 
 DATA_DIR="$(absolute_path "${DATA_DIR:-$DATA_BIN_DIR/$DATA_NAME}")"
-if [[ $DRY_RUN -eq 1 && ! -e "$DATA_DIR" ]]; then
+if [[ "$TASK" != translation ]]; then
+  # one language: fairseq-preprocess --only-source's dict.txt and SPLIT.{bin,idx}
+  [[ $DRY_RUN -eq 1 || -d "$DATA_DIR" ]] || die "data folder $DATA_DIR does not exist: prepare it" \
+    "(scripts/prepare-lm.sh) or pass --data-dir"
+elif [[ $DRY_RUN -eq 1 && ! -e "$DATA_DIR" ]]; then
   # Before the data is prepared, its folder's name tells the direction: the prepare scripts name it NAME.SRC-TGT.
   [[ "$DATA_DIR" =~ \.([A-Za-z0-9_]+)-([A-Za-z0-9_]+)$ ]] \
     || die "data folder $DATA_DIR does not exist: prepare it first (scripts/prepare-*.sh) or pass --data-dir"
@@ -102,6 +112,13 @@ else
 fi
 check_data_dir() {
   local f
+  if [[ "$TASK" != translation ]]; then
+    for f in dict.txt train.idx valid.idx; do
+      [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not monolingual data binarized with" \
+        "fairseq-preprocess --only-source, with train and valid splits (prepare it with scripts/prepare-lm.sh)"
+    done
+    return
+  fi
   for f in "dict.$SRC_LANG.txt" "dict.$TGT_LANG.txt" "train.$SRC_LANG-$TGT_LANG.$SRC_LANG.idx" \
            "valid.$SRC_LANG-$TGT_LANG.$TGT_LANG.idx"; do
     [[ -f "$DATA_DIR/$f" ]] || die "$DATA_DIR has no $f: it is not binarized $SRC_LANG-$TGT_LANG data with train and" \
@@ -153,6 +170,25 @@ else
 fi
 
 # Checkpoints: every epoch (the last 10 kept, for averaging), checkpoint_last.pt and checkpoint_best.pt.
+if [[ "$TASK" != translation ]]; then
+  BATCH_FLAGS=(--max-tokens "$MAX_TOKENS")
+  [[ $MAX_SENTENCES -gt 0 ]] && BATCH_FLAGS+=(--batch-size "$MAX_SENTENCES")
+  if [[ " ${OPTIMIZER_FLAGS[*]} " == *" polynomial_decay "* ]]; then
+    # the decay ends where this run does (fairseq 0.12 has no default for it on the command line)
+    [[ $MAX_UPDATE -gt 0 ]] || usage_error "setting $SETTING decays its learning rate to --max-update: give one above 0"
+    OPTIMIZER_FLAGS+=(--total-num-update "$MAX_UPDATE")
+  fi
+  TRAIN_FLAGS=(
+    "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task "$TASK"
+    --arch "$ARCH" "${MODEL_FLAGS[@]}" "${ARCH_FLAGS[@]}" "${TASK_FLAGS[@]}" "${OPTIMIZER_FLAGS[@]}"
+    "${BATCH_FLAGS[@]}" --update-freq "$UPDATE_FREQ" --max-update "$MAX_UPDATE"
+    --validate-interval-updates "$VALIDATE_INTERVAL_UPDATES" "${STOP_FLAGS[@]}"
+    "${DEVICE_FLAGS[@]}" "${PRECISION_FLAGS[@]}" --seed "$SEED"
+    --save-dir "$SAVE_DIR" --keep-last-epochs 10
+    --log-format simple --log-interval 50
+    --tensorboard-logdir "$SAVE_DIR/tensorboard"
+  )
+else
 TRAIN_FLAGS=(
   "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation --source-lang "$SRC_LANG" --target-lang "$TGT_LANG"
   --arch "$ARCH" "${MODEL_FLAGS[@]}" "${ARCH_FLAGS[@]}"
@@ -170,6 +206,7 @@ TRAIN_FLAGS=(
   --log-format simple --log-interval 50
   --tensorboard-logdir "$SAVE_DIR/tensorboard"
 )
+fi
 DISTRIBUTED_FLAGS=()
 if [[ $NNODES -gt 1 ]]; then
   [[ -n "$MASTER_ADDR_ARG" ]] || usage_error "--nnodes $NNODES needs --master-addr (the address of the node with --node-rank 0)"

@@ -52,18 +52,21 @@ class Run:
         return self.evaluation.splits[split]
 
 
-def _optional_json(path):
+def optional_json(path):
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-def load_run(model, directory):
-    return Run(model, directory, read_training_log(os.path.join(directory, "train.log")),
-               EvaluationRecord.read(os.path.join(directory, "eval", "result.json")),
-               _optional_json(os.path.join(directory, RECORD_NAME)),
-               _optional_json(os.path.join(directory, EVALUATION_RECORD_NAME)))
+def load_run(model, directory, evaluation=None):
+    """One run: its training log and side-by-side records, and ``evaluation``, by default the translation record
+    ``eval/result.json`` (the language-model report passes its own)."""
+    if evaluation is None:
+        evaluation = EvaluationRecord.read(os.path.join(directory, "eval", "result.json"))
+    return Run(model, directory, read_training_log(os.path.join(directory, "train.log")), evaluation,
+               optional_json(os.path.join(directory, RECORD_NAME)),
+               optional_json(os.path.join(directory, EVALUATION_RECORD_NAME)))
 
 
 def relative(path):
@@ -82,24 +85,24 @@ def mean_and_spread(values):
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def _number(value, digits=0):
+def format_number(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def _mean(values):
+def mean_of(values):
     values = [v for v in values if v is not None]
     return statistics.mean(values) if values else None
 
 
-def _ratio(macaron, baseline):
+def ratio_of(macaron, baseline):
     return None if macaron is None or not baseline else macaron / baseline
 
 
-def _ratio_text(value):
+def ratio_text(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _markdown(rows):
+def markdown_table(rows):
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
@@ -117,18 +120,19 @@ def summary_table(runs: Dict[str, List[Run]], splits):
     for model in MODELS:
         model_runs = runs[model]
         first = model_runs[0]
-        row = [model, f"`{first.training.architecture}`", _number(first.training.parameters), str(len(model_runs))]
+        row = [model, f"`{first.training.architecture}`", format_number(first.training.parameters),
+               str(len(model_runs))]
         for split in splits:
             for field in ("sacrebleu", "chrf", "tokenized_bleu"):
                 row.append(mean_and_spread([getattr(r.scores(split), field) for r in model_runs]))
-        row.append(_number(statistics.mean(r.training.updates for r in model_runs)))
-        row.append(_number(statistics.mean(r.training.train_seconds for r in model_runs)))
-        row.append(_number(_mean([r.training.tokens_per_second for r in model_runs])))
-        row.append(_number(_mean([r.peak_memory_mib for r in model_runs])))
-        row.append(_number(_mean([r.scores(splits[0]).sentences_per_second for r in model_runs]), 1))
-        row.append(_number(_mean([r.scores(splits[0]).tokens_per_second for r in model_runs])))
+        row.append(format_number(statistics.mean(r.training.updates for r in model_runs)))
+        row.append(format_number(statistics.mean(r.training.train_seconds for r in model_runs)))
+        row.append(format_number(mean_of([r.training.tokens_per_second for r in model_runs])))
+        row.append(format_number(mean_of([r.peak_memory_mib for r in model_runs])))
+        row.append(format_number(mean_of([r.scores(splits[0]).sentences_per_second for r in model_runs]), 1))
+        row.append(format_number(mean_of([r.scores(splits[0]).tokens_per_second for r in model_runs])))
         rows.append(row)
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def per_run_table(runs, splits):
@@ -138,16 +142,17 @@ def per_run_table(runs, splits):
     rows = [header, ["---"] * len(header)]
     for model in MODELS:
         for run in runs[model]:
-            row = [f"{model} `{run.name}`", str(run.training.seed), _number(run.training.updates),
+            row = [f"{model} `{run.name}`", str(run.training.seed), format_number(run.training.updates),
                    run.training.stopped or "unfinished", f"`{os.path.basename(run.evaluation.checkpoint)}`"]
             for field in ("sacrebleu", "chrf", "tokenized_bleu"):
                 row += [f"{getattr(run.scores(s), field):.2f}" for s in splits]
             best_valid = min((loss for _, loss in run.training.valid_loss), default=None)
             first = run.scores(splits[0])
-            row += [_number(best_valid, 3), _number(run.training.tokens_per_second), _number(run.peak_memory_mib),
-                    _number(first.sentences_per_second, 1), _number(first.tokens_per_second)]
+            row += [format_number(best_valid, 3), format_number(run.training.tokens_per_second),
+                    format_number(run.peak_memory_mib), format_number(first.sentences_per_second, 1),
+                    format_number(first.tokens_per_second)]
             rows.append(row)
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def overlap(first, second):
@@ -188,12 +193,12 @@ def pairs_table(runs, splits):
         rows.append([
             str(baseline.training.seed), sharing_text(baseline, macaron),
             sharing_text(baseline, macaron, stage="evaluation"),
-            _ratio_text(_ratio(macaron.training.tokens_per_second, baseline.training.tokens_per_second)),
-            _ratio_text(_ratio(macaron.scores(splits[0]).tokens_per_second,
+            ratio_text(ratio_of(macaron.training.tokens_per_second, baseline.training.tokens_per_second)),
+            ratio_text(ratio_of(macaron.scores(splits[0]).tokens_per_second,
                                baseline.scores(splits[0]).tokens_per_second)),
-            _ratio_text(_ratio(macaron.peak_memory_mib, baseline.peak_memory_mib)),
+            ratio_text(ratio_of(macaron.peak_memory_mib, baseline.peak_memory_mib)),
         ])
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def verdict(result):
@@ -225,7 +230,7 @@ def significance_table(tests):
     for (label, split), result in tests.items():
         rows.append([label, split, f"{result.baseline_bleu:.2f}", f"{result.system_bleu:.2f}",
                      f"{result.p_value:.4f}", verdict(result)])
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def hardware():
@@ -278,13 +283,14 @@ def comet_text(runs, splits):
     for model in MODELS:
         rows.append([model] + [mean_and_spread([r.scores(s).comet for r in runs[model]]) for s in splits])
     model_name = next(r.scores(s).comet_model for m in MODELS for r in runs[m] for s in splits if r.scores(s).comet)
-    return f"COMET ({model_name}):\n\n" + _markdown(rows)
+    return f"COMET ({model_name}):\n\n" + markdown_table(rows)
 
 
 def targets_section(runs, splits):
     """The benchmark's targets: same cost as the baseline, and at least +0.5 BLEU on every test set."""
     def ratio(value_of):
-        return _ratio(_mean([value_of(r) for r in runs["macaron"]]), _mean([value_of(r) for r in runs["baseline"]]))
+        return ratio_of(mean_of([value_of(r) for r in runs["macaron"]]),
+                        mean_of([value_of(r) for r in runs["baseline"]]))
 
     checks = [
         ("training tokens/s, Macaron / baseline", ratio(lambda r: r.training.tokens_per_second), ">= 0.97",
@@ -296,15 +302,15 @@ def targets_section(runs, splits):
     ]
     rows = [["target", "measured", "goal", "met"], ["---"] * 4]
     for name, value, goal, met in checks:
-        rows.append([name, _ratio_text(value), goal, "n/a" if value is None else ("yes" if met(value) else "**no**")])
+        rows.append([name, ratio_text(value), goal, "n/a" if value is None else ("yes" if met(value) else "**no**")])
     for split in splits:
-        gain = (_mean([r.scores(split).sacrebleu for r in runs["macaron"]])
-                - _mean([r.scores(split).sacrebleu for r in runs["baseline"]]))
+        gain = (mean_of([r.scores(split).sacrebleu for r in runs["macaron"]])
+                - mean_of([r.scores(split).sacrebleu for r in runs["baseline"]]))
         rows.append([f"mean sacreBLEU gain on {split}", f"{gain:+.2f}", ">= +0.50", "yes" if gain >= 0.5 else "**no**"])
-    return "## Targets\n\n" + _markdown(rows)
+    return "## Targets\n\n" + markdown_table(rows)
 
 
-def plot_curves(runs, path):
+def plot_curves(runs, path, loss_label="validation loss (label-smoothed, base 2)"):
     """Validation loss and, where the runs logged it (--eval-bleu), validation BLEU against updates."""
     import matplotlib
 
@@ -313,7 +319,7 @@ def plot_curves(runs, path):
 
     with_bleu = any(run.training.valid_bleu for model in MODELS for run in runs[model])
     figure, panels = plt.subplots(1, 2 if with_bleu else 1, figsize=(12 if with_bleu else 7, 4.5), squeeze=False)
-    curves = [("valid_loss", "validation loss (label-smoothed, base 2)")]
+    curves = [("valid_loss", loss_label)]
     if with_bleu:
         curves.append(("valid_bleu", "validation BLEU, greedy (fairseq --eval-bleu)"))
     for axes, (field, label) in zip(panels[0], curves):
@@ -368,9 +374,9 @@ def summary_json(setting, runs, splits, tests, command, hardware_line):
                    "overlap": overlap(baseline.sharing, macaron.sharing),
                    "decoding_sharing": sharing_text(baseline, macaron, stage="evaluation"),
                    "decoding_overlap": overlap(baseline.decoding, macaron.decoding),
-                   "train_tokens_per_s_ratio": _ratio(macaron.training.tokens_per_second,
+                   "train_tokens_per_s_ratio": ratio_of(macaron.training.tokens_per_second,
                                                       baseline.training.tokens_per_second),
-                   "decode_tokens_per_s_ratio": _ratio(macaron.scores(splits[0]).tokens_per_second,
+                   "decode_tokens_per_s_ratio": ratio_of(macaron.scores(splits[0]).tokens_per_second,
                                                        baseline.scores(splits[0]).tokens_per_second)}
                   for baseline, macaron in pairs],
         "bootstrap": [{"pair": label.strip("`").replace("` / `", " / "), "split": split,
@@ -383,8 +389,8 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
     baseline, macaron = runs["baseline"][0], runs["macaron"][0]
 
     def ratio(value_of):
-        return _ratio_text(_ratio(_mean([value_of(r) for r in runs["macaron"]]),
-                                  _mean([value_of(r) for r in runs["baseline"]])))
+        return ratio_text(ratio_of(mean_of([value_of(r) for r in runs["macaron"]]),
+                                  mean_of([value_of(r) for r in runs["baseline"]])))
 
     stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [
@@ -392,7 +398,8 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
         f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {hardware_line}.",
         "## Summary (mean ± standard deviation over runs)",
         summary_table(runs, splits),
-        f"Macaron / baseline: parameters {_ratio_text(_ratio(macaron.training.parameters, baseline.training.parameters))}, "
+        "Macaron / baseline: parameters "
+        f"{ratio_text(ratio_of(macaron.training.parameters, baseline.training.parameters))}, "
         f"training tokens/s {ratio(lambda r: r.training.tokens_per_second)}, "
         f"training peak memory {ratio(lambda r: r.peak_memory_mib)}, "
         f"decoding tokens/s {ratio(lambda r: r.scores(splits[0]).tokens_per_second)}, "
