@@ -107,9 +107,11 @@ NUMPY_1_COMPAT_LONG = types.SimpleNamespace(long=int)
 ONE_LINE_ERRORS = Wrap(
     "sys.excepthook", "macaron_fairseq.errors.print_one_line",
     fixes="this project's errors reaching the top of a command (fairseq's with the plugin, or one of "
-          "python -m macaron_fairseq.*) print as a traceback",
+          "python -m macaron_fairseq.*), and fairseq's own refusals of a command line (no --max-tokens or "
+          "--batch-size, no --path, no --optimizer, a --gen-subset the data lacks: errors.FAIRSEQ_REFUSALS), print "
+          "as a traceback",
     works_around="Python prints any exception that reaches the top of a program as a traceback; fairseq's console "
-                 "scripts catch none",
+                 "scripts catch none, and check many options with assert",
 )
 """The one fix that needs no fairseq: the package applies it whenever it is imported."""
 
@@ -179,8 +181,25 @@ FIXES = (
         "fairseq.data.dictionary.Dictionary.add_from_file",
         "macaron_fairseq.data.data_bin_errors.explain_dictionary_errors",
         fixes="a dictionary with a line that has no count, a repeated word or bytes that are not UTF-8 fails with a "
-              "traceback that names no line",
-        works_around="fairseq 0.12's ValueError, RuntimeError and 'Incorrect encoding detected' Exception",
+              "traceback that names no line; a missing one (a data folder without dict.txt given to --task "
+              "language_modeling, or a folder that does not exist) with a FileNotFoundError traceback",
+        works_around="fairseq 0.12's ValueError, RuntimeError, FileNotFoundError and 'Incorrect encoding detected' "
+                     "Exception",
+    ),
+    Wrap(
+        "fairseq.data.data_utils.infer_language_pair", "macaron_fairseq.data.data_bin_errors.require_data_folder",
+        fixes="fairseq-train/-generate/-interactive --task translation without --source-lang and --target-lang, "
+              "given a data folder that does not exist or holds no binarized split, fail with a traceback",
+        works_around="fairseq 0.12 lists the folder without checking it (FileNotFoundError), or raises 'Could not "
+                     "infer language pair'; TranslationTask.setup_task calls infer_language_pair by this name",
+    ),
+    Wrap(
+        "fairseq.checkpoint_utils.verify_checkpoint_directory",
+        "macaron_fairseq.checkpoint.save_dir.explain_save_dir_errors",
+        fixes="fairseq-train with a --save-dir that is a file, lies inside one or cannot be written fails with a "
+              "traceback",
+        works_around="fairseq 0.12 re-raises the OSError of its test write; fairseq_cli.train calls "
+                     "verify_checkpoint_directory by this name",
     ),
     Wrap(
         "fairseq.data.indexed_dataset.make_dataset", "macaron_fairseq.data.data_bin_errors.check_data_files",

@@ -64,7 +64,7 @@ while (($#)); do
     -h | --help) usage; exit 0 ;;
     --cpu) DEVICE_FLAGS=(--cpu); shift; continue ;;
     --setting | --checkpoint-dir | --average | --checkpoint | --data-dir | --splits | --max-tokens | --comet-model)
-      (($# >= 2)) || usage_error "$1 needs a value" ;;
+      need_value "$@" ;;  # an empty value too: --splits "" would decode the default splits
     *) usage_error "unknown option '$1'" ;;
   esac
   case $1 in

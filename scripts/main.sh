@@ -18,6 +18,16 @@ case "${1:-}" in
   *) usage_error "unknown argument '$1': main.sh takes none (its settings are the environment variables above)" ;;
 esac
 
+# The environment is checked before the set-up, which can take minutes. A MULTI30K_RAW_DIR the corpus cannot be
+# read from stops the job: the synthetic fallback is for a machine that cannot download it, not for a wrong path.
+[[ -z "${MULTI30K_RAW_DIR:-}" || -d "$MULTI30K_RAW_DIR" ]] \
+  || die "MULTI30K_RAW_DIR=$MULTI30K_RAW_DIR is not a folder: set it to the folder of Multi30k's raw .gz files," \
+    "or unset it to download them"
+[[ -z "${MAIN_MAX_UPDATE:-}" || "$MAIN_MAX_UPDATE" =~ ^[1-9][0-9]*$ ]] \
+  || die "MAIN_MAX_UPDATE=$MAIN_MAX_UPDATE: give a number of updates, 1 or more (or unset it for the setting's)"
+[[ -z "${MAIN_SEEDS+set}" || "$MAIN_SEEDS" =~ ^[[:space:]]*[0-9]+([[:space:]]+[0-9]+)*[[:space:]]*$ ]] \
+  || die "MAIN_SEEDS=$MAIN_SEEDS: give whole numbers separated by spaces, e.g. MAIN_SEEDS=\"1 2\""
+
 echo "[main] setting up the environment (scripts/setup.sh)"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/lib/env.sh"  # again: puts the environment setup.sh made on PATH
@@ -28,6 +38,8 @@ if bash "$ROOT/scripts/prepare-multi30k.sh"; then
   CORPUS="Multi30k (${MULTI30K_RAW_DIR:-downloaded})"
   OUTPUT="$ROOT/results/multi30k-quick.md"
   RUNS_DIR="$ROOT/checkpoints/multi30k-quick"
+elif [[ -n "${MULTI30K_RAW_DIR:-}" ]]; then
+  exit 1  # prepare-multi30k.sh has said what MULTI30K_RAW_DIR lacks
 else
   echo "[main] Multi30k is not reachable (set MULTI30K_RAW_DIR to a folder of its raw .gz files to use it):" \
        "using a synthetic German-English corpus instead"

@@ -77,6 +77,14 @@ for option in BPE_SIZE MIN_TOKENS BPE_TRAIN_SENTENCES ${MAX_TOKENS:+MAX_TOKENS} 
   is_count "${!option}" || usage_error "${option_name//_/-} must be a whole number, got '${!option}'"
 done
 [[ -z "$LENGTH_RATIO" || "$LENGTH_RATIO" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "--ratio must be a number"
+# Checked here, not by the Python step that takes them, which would stop only once the stages before it had run.
+((10#$BPE_SIZE >= 1)) || usage_error "--bpe-size must be 1 or more"
+((10#$MIN_TOKENS >= 1)) || usage_error "--min-tokens must be 1 or more: an empty sentence is no training pair"
+[[ -z "$MAX_TOKENS" ]] || ((10#$MAX_TOKENS >= 10#$MIN_TOKENS)) \
+  || usage_error "--max-tokens $MAX_TOKENS is below --min-tokens $MIN_TOKENS: no pair could pass"
+# sentencepiece's own limits on the share of characters its pieces cover
+[[ "$BPE_CHARACTER_COVERAGE" =~ ^(0\.9[89][0-9]*|1(\.0*)?)$ ]] \
+  || usage_error "--bpe-character-coverage must be a number from 0.98 to 1, got '$BPE_CHARACTER_COVERAGE'"
 
 NAME="$(basename "$OUT")"
 prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"

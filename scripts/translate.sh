@@ -26,9 +26,9 @@
 # that writes one line at a time and waits for its translation).
 #
 # An empty line is translated like any other. Characters the data never had become <unk>. A line that is not
-# UTF-8 text, or has more pieces than the model's --max-source-positions, is not translated: its number is
-# reported on stderr ("[translate] line N ..."), its output line is empty (with --fairseq-output: it has no
-# lines), and the lines after it are translated.
+# UTF-8 text, or has more pieces than the model's --max-source-positions, is not translated: its output line is
+# empty (with --fairseq-output: it has no lines), and the lines after it are translated; once the input has
+# ended, one error line names every such line and the exit status is 1.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
@@ -76,12 +76,13 @@ LINE_NUMBERS="$(mktemp)"
 trap 'rm -f "$LINE_NUMBERS"' EXIT
 STREAM=(python -m macaron_fairseq.data.translation_stream)
 
-# Should fairseq-interactive stop (a bad checkpoint), the source ends quietly on the closed pipe, and the
-# pipeline's status is fairseq's.
+# Should fairseq-interactive stop (a bad checkpoint), the source ends quietly on the closed pipe, the output
+# names no line untranslated (it gets no FINISHED line), and the pipeline's status is fairseq's.
 "${STREAM[@]}" source --lang "$SRC_LANG" --line-numbers "$LINE_NUMBERS" --moses-options "${PREPROCESS_OPTIONS[@]}" |
-  PYTHONUNBUFFERED=1 fairseq-interactive "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation \
-    --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --path "$CHECKPOINT" \
-    --bpe sentencepiece --sentencepiece-model "$DATA_DIR/spm.model" \
-    --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" "${BATCH_FLAGS[@]}" \
-    --skip-invalid-size-inputs-valid-test "${DEVICE_FLAGS[@]}" "${EXTRA_FLAGS[@]}" |
+  { PYTHONUNBUFFERED=1 fairseq-interactive "$DATA_DIR" --user-dir "$PLUGIN_DIR" --task translation \
+      --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --path "$CHECKPOINT" \
+      --bpe sentencepiece --sentencepiece-model "$DATA_DIR/spm.model" \
+      --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" "${BATCH_FLAGS[@]}" \
+      --skip-invalid-size-inputs-valid-test "${DEVICE_FLAGS[@]}" "${EXTRA_FLAGS[@]}" \
+      && echo "#fairseq-interactive finished"; } |
   "${STREAM[@]}" output --lang "$TGT_LANG" --line-numbers "$LINE_NUMBERS" "${FAIRSEQ_OUTPUT[@]}"

@@ -104,6 +104,15 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
                 f"checkpoint {_path_list(filenames)} does not fit the model built for this data: "
                 f"{describe_state_dict_mismatch(str(error))}; pass the data directory it was trained with"
             ) from error
+        except AttributeError as error:
+            # the language modeling task asks the model for its targets, which only language models have
+            if "supported_targets" not in str(error):
+                raise
+            raise CheckpointError(
+                f"checkpoint {_path_list(filenames)} holds a {saved_architecture(filenames[0])} model, not a "
+                f"language model: fairseq-eval-lm and --task language_modeling need one trained with that task "
+                f"(e.g. --arch macaron_transformer_lm)"
+            ) from error
         except (AssertionError, IndexError, KeyError) as error:
             # models.build_model asserts it knows the architecture, in a message whose own formatting can fail
             # (str.format on the configuration: an IndexError, or a KeyError when --eval-bleu-args holds JSON)

@@ -6,8 +6,10 @@ line without its count, ``ValueError: Incorrect dictionary format``; a dictionar
 when the first batch reaches its end, in training or generation. Each becomes a :class:`DataBinError` naming the
 file (and the line), and saying to prepare the data again, raised when the data is loaded, before anything runs.
 
-The wrappers replace ``Dictionary.add_from_file``, through which every fairseq task reads its dictionaries, and
-``indexed_dataset.make_dataset``, which opens each binarized split (installed by :mod:`macaron_fairseq.fairseq_fixes`).
+A missing dictionary, or a data folder that does not exist, is named the same way, with the command that writes
+it. The wrappers replace ``Dictionary.add_from_file``, through which every fairseq task reads its dictionaries,
+``data_utils.infer_language_pair``, which finds a translation folder's direction, and ``indexed_dataset.make_dataset``,
+which opens each binarized split (installed by :mod:`macaron_fairseq.fairseq_fixes`).
 """
 
 import functools
@@ -52,8 +54,17 @@ def explain_dictionary_errors(add_from_file):
             return add_from_file(dictionary, f)  # fairseq's own call on the file it opened
         try:
             return add_from_file(dictionary, f)
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as error:
+            folder = os.path.dirname(f) or "."
+            if not os.path.isdir(folder):
+                raise DataBinError(f"data folder {folder} does not exist (fairseq looked for its dictionary "
+                                   f"{os.path.basename(f)}): check the path, or prepare the data") from error
+            if os.path.basename(f) == "dict.txt":
+                fix = "pass the folder that fairseq-preprocess --only-source wrote (--task language_modeling reads it)"
+            else:
+                fix = ("pass the folder that scripts/prepare-*.sh or fairseq-preprocess wrote (it holds the "
+                       "dictionaries)")
+            raise DataBinError(f"dictionary {f} does not exist: {fix}") from error
         except Exception as error:
             problem = describe_dictionary_problem(f)
             if problem is None:
@@ -61,6 +72,23 @@ def explain_dictionary_errors(add_from_file):
             raise DataBinError(f"dictionary {f} {problem}: {PREPARE_AGAIN}") from error
 
     return add_from_file_explained
+
+
+def require_data_folder(infer_language_pair):
+    @functools.wraps(infer_language_pair)
+    def infer_language_pair_of_a_data_folder(path):
+        if not os.path.isdir(path):
+            problem = "is a file" if os.path.exists(path) else "does not exist"
+            raise DataBinError(f"data folder {path} {problem}: pass the folder that scripts/prepare-*.sh or "
+                               f"fairseq-preprocess wrote")
+        pair = infer_language_pair(path)
+        if pair == (None, None):
+            raise DataBinError(f"data folder {path} holds no binarized split (SPLIT.SRC-TGT.LANG.idx): pass the "
+                               f"folder that scripts/prepare-*.sh or fairseq-preprocess wrote, or --source-lang "
+                               f"and --target-lang")
+        return pair
+
+    return infer_language_pair_of_a_data_folder
 
 
 def check_data_files(make_dataset):

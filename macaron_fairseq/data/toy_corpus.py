@@ -14,6 +14,8 @@ import os
 import random
 import sys
 
+from macaron_fairseq.errors import MacaronFairseqError
+
 NOUNS = {
     "Hund": "dog", "Katze": "cat", "Mann": "man", "Frau": "woman", "Kind": "child", "Junge": "boy",
     "Mädchen": "girl", "Vogel": "bird", "Pferd": "horse", "Arbeiter": "worker", "Fahrer": "driver",
@@ -68,15 +70,33 @@ def write_corpus(out_dir, sizes, seed=1):
     return written
 
 
+def pair_count(text):
+    """A number of sentence pairs: 1 or more (prepare-corpus.sh needs a sentence in every split)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return count
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--train", type=int, default=5000, help="training pairs (default: 5000)")
-    parser.add_argument("--eval", type=int, default=500, help="pairs in valid, test and test1 (default: 500)")
+    parser.add_argument("--train", type=pair_count, default=5000, help="training pairs (default: 5000)")
+    parser.add_argument("--eval", type=pair_count, default=500, help="pairs in valid, test and test1 (default: 500)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise MacaronFairseqError(f"{args.out_dir} is a file: give a folder to write the corpus into")
     sizes = {"train": args.train, "valid": args.eval, "test": args.eval, "test1": args.eval}
-    for path in write_corpus(args.out_dir, sizes, args.seed):
+    try:
+        written = write_corpus(args.out_dir, sizes, args.seed)
+    except OSError as error:  # a folder inside a file, or one this user cannot write
+        raise MacaronFairseqError(f"cannot write {args.out_dir} ({error.strerror}): give a folder you can "
+                                  f"write") from None
+    for path in written:
         print(path)
 
 

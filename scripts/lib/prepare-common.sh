@@ -95,7 +95,20 @@ for module, names in distributions.items():
     print(" ".join(versions) or f"{module} (version unknown)", end="; ")
 EOF
   )" || die "$PY lacks the packages above: run scripts/setup.sh, or set VENV to the project's environment"
-  PREPARE=("$PY" -m macaron_fairseq.data.prepare_corpus)
+  PREPARE=(python_step "$PY" -m macaron_fairseq.data.prepare_corpus)
+}
+
+# python_step COMMAND...: runs a Python step. Python says why it stopped when it exits with status 1 (its one
+# error line, or a traceback) or 2 (argparse's usage line), so the script then ends with that status and adds no
+# line of its own; a step killed by a signal (status above 128) is left to the exit trap, which says where.
+python_step() {
+  local status=0
+  "$@" || status=$?
+  if ((status == 1 || status == 2)); then
+    DIED=1
+    exit "$status"
+  fi
+  return "$status"
 }
 
 # fingerprint FILE...: names, sizes and modification times of the files, as one number.

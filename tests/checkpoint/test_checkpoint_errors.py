@@ -226,3 +226,16 @@ def test_missing_restore_file_is_no_fresh_start(save_dir, toy_data_bin):
     result = run(train_sh(toy_data_bin, save_dir, "--restore-file", missing, max_update=20), check=False, env=ENV)
     assert_one_line_error(result, f"--restore-file {missing} does not exist")
     assert "Start iterating over samples" not in result.stdout
+
+
+def test_a_translation_model_given_to_fairseq_eval_lm_is_one_line(trained, toy_data_bin, tmp_path):
+    lm_data = tmp_path / "lm-bin"  # the folder of a language model: its one dictionary, dict.txt
+    lm_data.mkdir()
+    shutil.copy(toy_data_bin / "dict.en.txt", lm_data / "dict.txt")
+    result = run(fairseq_command("eval-lm", lm_data, "--user-dir", PLUGIN_DIR, "--path",
+                                 trained / "checkpoint_last.pt", "--cpu"), check=False, env=ENV)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: checkpoint {trained / 'checkpoint_last.pt'} holds a macaron_transformer model, not a language model: "
+        f"fairseq-eval-lm and --task language_modeling need one trained with that task (e.g. --arch "
+        f"macaron_transformer_lm)")

@@ -89,3 +89,46 @@ def test_fairseq_train_prints_one_line(data_bin, tmp_path, damage):
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {'dictionary ' * (damage == 'dictionary')}"
                                                              f"{damaged} "), result.stderr[-3000:]
     assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
+
+
+def last_line_of_a_refusal(result):
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("tool", ["train", "eval-lm"])
+def test_a_language_model_folder_without_dict_txt_is_one_line(tmp_path, tool):
+    folder = tmp_path / "lm-bin"
+    folder.mkdir()  # as if fairseq-preprocess had written somewhere else
+    options = (["--arch", "macaron_transformer_lm_gpt2_tiny", "--optimizer", "adam", "--max-tokens", 64,
+                "--save-dir", tmp_path / "save"] if tool == "train" else ["--path", tmp_path / "model.pt"])
+    result = run(fairseq_command(tool, folder, "--task", "language_modeling", "--user-dir", PLUGIN_DIR, "--cpu",
+                                 *options), check=False, env={"OMP_NUM_THREADS": "1"})
+    assert last_line_of_a_refusal(result) == (
+        f"error: dictionary {folder}/dict.txt does not exist: pass the folder that fairseq-preprocess --only-source "
+        f"wrote (--task language_modeling reads it)")
+    # fairseq-train makes its --save-dir before it reads the data; nothing is written into it
+    assert not (tmp_path / "save").exists() or not any((tmp_path / "save").iterdir())
+
+
+def test_a_missing_translation_dictionary_names_the_file(data_bin):
+    (data_bin / "dict.en.txt").unlink()
+    with pytest.raises(DataBinError, match=rf"^dictionary {data_bin}/dict.en.txt does not exist: pass the folder "
+                                           r"that scripts/prepare-\*.sh or fairseq-preprocess wrote"):
+        Dictionary.load(str(data_bin / "dict.en.txt"))
+
+
+@pytest.mark.parametrize("folder, problem", [
+    ("missing", "does not exist: pass the folder"),
+    ("empty", "holds no binarized split (SPLIT.SRC-TGT.LANG.idx)"),
+    ("a-file", "is a file: pass the folder"),
+])
+def test_a_translation_data_folder_that_is_none_is_one_line(tmp_path, folder, problem):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file").write_text("text\n")
+    result = run(fairseq_command(
+        "train", tmp_path / folder, "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer", "--optimizer", "adam",
+        "--max-tokens", 500, "--cpu", "--save-dir", tmp_path / "save",
+    ), check=False, env={"OMP_NUM_THREADS": "1"})
+    assert last_line_of_a_refusal(result).startswith(f"error: data folder {tmp_path / folder} {problem}")

@@ -126,7 +126,10 @@ def test_help_prints_usage():
     assert "--average N" in completed.stdout and "Settings (scripts/settings.sh): " in completed.stdout
 
 
-@pytest.mark.parametrize("args", [["--bleu"], ["--setting"], ["--setting", SETTING, "--average", "x"], []])
+@pytest.mark.parametrize("args", [["--bleu"], ["--setting"], ["--setting", SETTING, "--average", "x"], [],
+                                  # an empty value is no value: --splits "" would decode the default splits
+                                  ["--setting", SETTING, "--checkpoint-dir", ".", "--splits", ""],
+                                  ["--setting", SETTING, "--checkpoint-dir", ""]])
 def test_usage_errors_exit_2_like_every_script(args):
     completed = evaluate(*args)
     assert completed.returncode == 2

@@ -51,10 +51,11 @@ def write_raw(folder):
     return prefixes
 
 
-def prepare_corpus(prefixes, out, *extra, check=True):
+def prepare_corpus(prefixes, out, *extra, check=True, env=None):
     splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
     return run(["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits, "--bpe-size", 60,
-                "--lowercase", "--out", out, "--work-dir", out.parent / "work", *extra], env=ENV, check=check)
+                "--lowercase", "--out", out, "--work-dir", out.parent / "work", *extra], env={**ENV, **(env or {})},
+               check=check)
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +183,26 @@ def test_bad_input_is_one_line_and_leaves_no_result(tmp_path, change, message):
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message.format(**prefixes) in errors[0], result.stderr
+    # the Python step's own line is the last: the script adds no "stopped while" of its own
+    assert result.stderr.splitlines()[-1] == errors[0] and "stopped while" not in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data-bin" / "c.xx-yy").exists()
+
+
+def test_a_step_killed_by_a_signal_is_still_named_by_the_script(tmp_path):
+    """A step that says nothing (killed, here by SIGKILL from a python that stands in for the project's) is the one
+    failure the script reports itself."""
+    prefixes = write_raw(tmp_path / "raw")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    real_python = REPO_ROOT / ".venv" / "bin" / "python"
+    (venv / "bin" / "python").write_text(
+        f'#!/bin/bash\n[[ "$*" == *" extract "* ]] && kill -9 $$\nexec {real_python} "$@"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    result = prepare_corpus(prefixes, tmp_path / "data-bin" / "c.xx-yy", check=False, env={"VENV": str(venv)})
+    assert result.returncode == 137, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("[prepare-corpus] stopped while: reading train valid test "
+                                                     "test1 (exit status 137)")
 
 
 def test_a_run_on_an_output_another_run_holds_is_refused_and_leaves_its_lock(prepared, tmp_path):
@@ -248,6 +267,17 @@ def test_an_out_inside_a_file_is_one_line(tmp_path):
     (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c"], "--out is required"),
     (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o", "--bpe-size", "x"],
      "--bpe-size must be a whole number"),
+    # refused before any stage runs, not by the Python step that takes them
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o", "--bpe-size", "0"],
+     "--bpe-size must be 1 or more"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o", "--min-tokens", "0"],
+     "--min-tokens must be 1 or more"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o", "--min-tokens", "5",
+      "--max-tokens", "2"], "--max-tokens 2 is below --min-tokens 5"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o",
+      "--bpe-character-coverage", "abc"], "--bpe-character-coverage must be a number from 0.98 to 1, got 'abc'"),
+    (["--src", "xx", "--tgt", "yy", "--train", "a", "--valid", "b", "--test", "c", "--out", "o",
+      "--bpe-character-coverage", "0.5"], "--bpe-character-coverage must be a number from 0.98 to 1, got '0.5'"),
 ])
 def test_usage_errors_exit_2(tmp_path, args, message):
     result = run(["bash", SCRIPTS / "prepare-corpus.sh", *args], cwd=tmp_path, check=False)

@@ -1,7 +1,7 @@
 """scripts/translate.sh: a tiny trained model translates standard input, one plain translation per line in input
 order (or fairseq-interactive's lines), in batches from a pipe and as each line is typed at a terminal, and keeps
 serving through empty lines, lines too long for the model, characters its data never had and lines that are not
-UTF-8."""
+UTF-8; the lines it could not translate are named in one error line at the end, and the exit status is 1."""
 
 import gzip
 import os
@@ -102,8 +102,15 @@ def odd_lines_translated(data_dir, checkpoint):
             translate_command(data_dir, checkpoint, *options), env={**os.environ, **ENV},
             input=b"".join(line + b"\n" for line in ODD_LINES), capture_output=True, timeout=300,
         )
-        assert results[options].returncode == 0, results[options].stderr[-3000:]
+        assert results[options].returncode == 1, results[options].stderr[-3000:]
     return results[()], results[("--fairseq-output",)]
+
+
+UNTRANSLATED = (
+    "error: 3 of 7 input lines not translated, their output lines left empty: line 3 is longer than the model takes "
+    "(fairseq's max_positions above): split it; lines 5 (byte 0xff at byte 1), 6 (byte 0xe9 at byte 16) are not "
+    "UTF-8 text: convert the input, e.g. iconv -f ISO-8859-1 -t UTF-8\n"
+)
 
 
 def test_odd_lines_are_translated_or_reported_and_serving_goes_on(odd_lines_translated):
@@ -121,8 +128,8 @@ def test_odd_lines_are_translated_or_reported_and_serving_goes_on(odd_lines_tran
     assert "<unk>" in sources[3].split() and sources[3].split()[-1] == "▁."
     assert "samples have invalid sizes and will be skipped" in errors
     assert f"max_positions=({MAX_POSITIONS}, {MAX_POSITIONS})" in errors
-    assert "[translate] line 5 is not UTF-8 text (byte 0xff at byte 1): skipped" in errors
-    assert "[translate] line 6 is not UTF-8 text (byte 0xe9 at byte 16): skipped" in errors
+    assert errors.endswith(UNTRANSLATED)  # once, the last line
+    assert errors.count("error:") == 1
     assert "Traceback" not in errors
 
 
@@ -134,8 +141,7 @@ def test_by_default_each_line_gets_its_plain_translation_in_input_order(odd_line
                 for n in range(len(ODD_LINES))]
     assert plain.stdout.decode().split("\n") == expected + [""]
     errors = plain.stderr.decode()
-    assert "[translate] line 3 is longer than the model takes" in errors
-    assert "[translate] line 5 is not UTF-8 text" in errors and "[translate] line 6 is not UTF-8 text" in errors
+    assert errors.endswith(UNTRANSLATED) and errors.count("error:") == 1
     # input from a pipe is translated in batches
     assert "Sentence buffer size: 64" in errors
     assert "Traceback" not in errors
