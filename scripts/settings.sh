@@ -140,7 +140,7 @@ load_setting() {
       # against macaron_roberta, with fairseq's RoBERTa pre-training schedule (polynomial decay).
       _lm_defaults
       DATA_NAME=multi30k-en-lm
-      MAX_TOKENS=2048; MAX_UPDATE=400; VALIDATE_INTERVAL_UPDATES=50
+      MAX_TOKENS=2048; MAX_UPDATE=500; VALIDATE_INTERVAL_UPDATES=50
       if [[ "$1" == lm-quick ]]; then
         TASK=language_modeling
         BASELINE_ARCH=transformer_lm; MACARON_ARCH=macaron_transformer_lm

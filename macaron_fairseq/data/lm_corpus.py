@@ -70,11 +70,10 @@ def prepare_text(args):
                 # one side of a pair given twice: the filter's length limits, and a ratio of 1
                 if length_filter is None or length_filter.keep(line, line):
                     out.write(line + "\n")
+            if length_filter is not None and length_filter.counts["kept"] == 0:  # raised here: no file is left
+                raise CorpusError(f"no line of {path} is left after cleaning ({length_filter.summary()}): give text "
+                                  f"with words in it, or other --min-tokens/--max-tokens")
         if length_filter is not None:
-            kept = length_filter.counts["kept"]
-            if kept == 0:
-                raise CorpusError(f"no line of {path} has {args.min_tokens} to {args.max_tokens or 'any'} tokens: "
-                                  f"give text with words in it, or other limits")
             say(f"[clean] {split}: {length_filter.summary().replace('pairs', 'lines')}")
         else:
             report_empty_lines(split, [output])
