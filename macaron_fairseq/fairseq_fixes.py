@@ -202,6 +202,17 @@ FIXES = (
                      "verify_checkpoint_directory by this name",
     ),
     Wrap(
+        "fairseq.sequence_generator.SequenceGenerator.__init__", "macaron_fairseq.option_checks.refuse_empty_beam",
+        fixes="--beam 0 (or below) fails with a RuntimeError traceback from inside beam search",
+        works_around="fairseq 0.12 passes --beam to SequenceGenerator unchecked",
+    ),
+    Wrap(
+        "fairseq.data.token_block_dataset.TokenBlockDataset.__init__",
+        "macaron_fairseq.option_checks.refuse_empty_blocks",
+        fixes="--tokens-per-sample 0 (language modelling) fails with a ZeroDivisionError traceback",
+        works_around="fairseq 0.12 passes --tokens-per-sample to TokenBlockDataset unchecked",
+    ),
+    Wrap(
         "fairseq.data.indexed_dataset.make_dataset", "macaron_fairseq.data.data_bin_errors.check_data_files",
         fixes="a .bin file cut short fails, once a batch reaches its end, with a traceback that names no file "
               "(ValueError: offset must be non-negative); a damaged .idx file, with a numpy or struct error",
