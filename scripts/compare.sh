@@ -125,7 +125,7 @@ if [[ $USE_CPU -eq 0 ]]; then
 fi
 if [[ -z $PARALLEL ]]; then
   if [[ $USE_CPU -eq 1 ]]; then
-    PARALLEL=$([[ $(nproc) -ge 2 ]] && echo 1 || echo 0)
+    PARALLEL=$([[ $(usable_cpu_count) -ge 2 ]] && echo 1 || echo 0)
   else
     PARALLEL=$([[ $GPU_COUNT -ge 2 ]] && echo 1 || echo 0)
   fi

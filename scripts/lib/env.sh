@@ -40,6 +40,10 @@ need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || usage_error "$1 needs
 # cuda_device_count: the CUDA devices torch sees (0 without a GPU, or without torch).
 cuda_device_count() { python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0; }
 
+# usable_cpu_count: the CPU cores this process may run on (its affinity). Not nproc, which prints OMP_NUM_THREADS
+# instead when that is set.
+usable_cpu_count() { python3 -c "import os; print(len(os.sched_getaffinity(0)))"; }
+
 # root_relative PATH: PATH relative to the repository root when it lies inside it, else PATH as it is. Commands
 # are recorded this way (train_command.txt, results/), so that they carry no machine's folders.
 root_relative() {

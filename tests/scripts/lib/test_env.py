@@ -52,6 +52,13 @@ def test_root_relative_writes_paths_inside_the_repository_from_its_root(tmp_path
     assert result.stdout.splitlines() == [".", "data/x", "/elsewhere/x", f"{REPO_ROOT}-other/x"]
 
 
+def test_usable_cpu_count_is_the_affinity_not_omp_num_threads(tmp_path, monkeypatch):
+    import os
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # GNU nproc would print 1
+    result = bash("usable_cpu_count", tmp_path)
+    assert result.stdout.strip() == str(len(os.sched_getaffinity(0)))
+
+
 def settings():
     """The settings, as scripts/settings.sh defines them."""
     return run(["bash", "-c", f'source "{REPO_ROOT}/scripts/settings.sh"; echo "${{SETTINGS[@]}}"']).stdout.split()
