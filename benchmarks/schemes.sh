@@ -12,9 +12,10 @@
 #   --data-dir DIR         prepared data (default: data/data-bin/multi30k.de-en, prepared by
 #                          scripts/prepare-multi30k.sh when absent)
 #   --splits "A B"         test splits to decode (default: test and test1, the two Flickr test sets)
-#   --probe-sentences N    sentences of the valid split the splitting probe reads per model (default: 200)
-#   --quick                a smoke run of the same pipeline: seed 1, 40 updates, checkpoints/schemes-quick and
-#                          results/schemes-quick.md (options given beside it still win)
+#   --probe-sentences N    sentences of the valid split the splitting probe reads per model (default: 100, about
+#                          1,400 positions; the probe integrates every layer in float64, a minute or two per model)
+#   --quick                a smoke run of the same pipeline: seed 1, 40 updates, a probe of 20 sentences,
+#                          checkpoints/schemes-quick and results/schemes-quick.md (options given beside it win)
 #   --dry-run              print every command, run none
 #
 # Every run is the multi30k-quick recipe (d 128, 4 heads, 2+2 pre-norm layers, scripts/settings.sh) with its
@@ -26,8 +27,8 @@
 # threads, so that a pair's speed ratio compares like with like:
 #   - strang with lie-trotter: the paper's comparison, Macaron against the Transformer's own layer order
 #     (lie-trotter is fairseq's layer on the plugin's code path), at the same FFN compute;
-#   - strang-tied with reversed-lie-trotter: the same parameters (one full-width FFN and the layer's norms, both
-#     starting with the FFN), so their ratio is the price of strang-tied running its FFN twice.
+#   - strang-tied with reversed-lie-trotter: the same one full-width FFN, which both layers run first (strang-tied
+#     adds only a LayerNorm per layer), so their ratio is the price of strang-tied running its FFN twice.
 # Each pair holds one second-order (Strang) and one first-order (Lie-Trotter) scheme. Speeds are compared within
 # a pair only: the two pairs train at different times, under whatever else the machine runs then.
 #
@@ -54,7 +55,7 @@ ORIGINAL_ARGS=("$@")
 
 SETTING=multi30k-quick
 PAIRS=("strang lie-trotter" "strang-tied reversed-lie-trotter")
-SEEDS= MAX_UPDATE_ARG= RUNS_DIR= OUTPUT= DATA_DIR= SPLITS= PROBE_SENTENCES=200 QUICK=0 DRY_RUN=0
+SEEDS= MAX_UPDATE_ARG= RUNS_DIR= OUTPUT= DATA_DIR= SPLITS= PROBE_SENTENCES= QUICK=0 DRY_RUN=0
 TRAIN_EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -73,11 +74,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ $QUICK -eq 1 ]]; then
-  SEEDS="${SEEDS:-1}" MAX_UPDATE_ARG="${MAX_UPDATE_ARG:-40}"
+  SEEDS="${SEEDS:-1}" MAX_UPDATE_ARG="${MAX_UPDATE_ARG:-40}" PROBE_SENTENCES="${PROBE_SENTENCES:-20}"
   RUNS_DIR="${RUNS_DIR:-$ROOT/checkpoints/schemes-quick}" OUTPUT="${OUTPUT:-$ROOT/results/schemes-quick.md}"
 fi
 load_setting "$SETTING"
-SEEDS="${SEEDS:-1 2 3}"
+SEEDS="${SEEDS:-1 2 3}" PROBE_SENTENCES="${PROBE_SENTENCES:-100}"
 MAX_UPDATE="${MAX_UPDATE_ARG:-$MAX_UPDATE}"
 RUNS_DIR="$(absolute_path "${RUNS_DIR:-$ROOT/checkpoints/schemes}")"
 OUTPUT="$(absolute_path "${OUTPUT:-$ROOT/results/schemes.md}")"
@@ -121,7 +122,8 @@ DATA_DIR="$(absolute_path "$DATA_DIR")"
 
 REPORT_ARGS=()
 for argument in "${ORIGINAL_ARGS[@]}"; do REPORT_ARGS+=("$(root_relative "$argument")"); done
-REPORT_COMMAND="bash benchmarks/schemes.sh$( ((${#REPORT_ARGS[@]})) && printf ' %q' "${REPORT_ARGS[@]}")"
+REPORT_COMMAND="bash benchmarks/schemes.sh"
+((${#REPORT_ARGS[@]} == 0)) || REPORT_COMMAND+="$(printf ' %q' "${REPORT_ARGS[@]}")"
 
 TRAIN_OPTIONS=(--setting "$SETTING" --data-dir "$DATA_DIR" --max-update "$MAX_UPDATE" --cpu)
 EVAL_OPTIONS=(--setting "$SETTING" --data-dir "$DATA_DIR" --cpu)
@@ -139,9 +141,10 @@ done
 
 is_finished() { [[ -f "$1/train.log" ]] && tail -n 5 "$1/train.log" | grep -q "done training"; }
 
-# trained_max_update RUN_DIR: the --max-update the run was trained with, from its train_command.txt
+# trained_max_update RUN_DIR: the --max-update the run was trained with, from its train_command.txt (nothing
+# when it does not say)
 trained_max_update() {
-  grep -o -- '--max-update [0-9]*' "$1/train_command.txt" 2>/dev/null | tail -n 1 | cut -d' ' -f2
+  { grep -o -- '--max-update [0-9]*' "$1/train_command.txt" 2>/dev/null || true; } | tail -n 1 | cut -d' ' -f2
 }
 
 # A finished run of another budget would be reported as what it is not: refused before anything runs.
@@ -242,7 +245,7 @@ for seed in "${SEED_LIST[@]}"; do
       [[ $DRY_RUN -eq 0 && -f "$run/splitting.json" ]] || unprobed+=("$scheme" "$run")
     done
     if ((${#unevaluated[@]})); then
-      # side by side as they trained (each run's output in its evaluate.log): half the wall time on 2 cores
+      # side by side as they trained, as compare.sh does (each run's output in its evaluate.log)
       share=(); ((${#unevaluated[@]} > 3)) && share=(--cpu)
       step "evaluate seed $seed" python -m macaron_fairseq.evaluation.side_by_side --stage evaluation \
         --label "seed $seed" "${share[@]}" "${unevaluated[@]}" -- bash "$ROOT/scripts/evaluate.sh" \
