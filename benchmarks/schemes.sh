@@ -5,7 +5,7 @@
 #   bash benchmarks/schemes.sh [options] [-- extra scripts/train.sh options]
 #
 # Options:
-#   --seeds "1 2"          seeds; each trains the four schemes (default: "1 2 3")
+#   --seeds "1 2"          seeds; each trains the four schemes (default: "1 2")
 #   --max-update N         update limit of every run (default: the multi30k-quick setting's, 600)
 #   --runs-dir DIR         where the runs live, DIR/SCHEME-seedN (default: checkpoints/schemes)
 #   --output FILE          the report (default: results/schemes.md; its JSON summary beside it)
@@ -78,7 +78,7 @@ if [[ $QUICK -eq 1 ]]; then
   RUNS_DIR="${RUNS_DIR:-$ROOT/checkpoints/schemes-quick}" OUTPUT="${OUTPUT:-$ROOT/results/schemes-quick.md}"
 fi
 load_setting "$SETTING"
-SEEDS="${SEEDS:-1 2 3}" PROBE_SENTENCES="${PROBE_SENTENCES:-100}"
+SEEDS="${SEEDS:-1 2}" PROBE_SENTENCES="${PROBE_SENTENCES:-100}"
 MAX_UPDATE="${MAX_UPDATE_ARG:-$MAX_UPDATE}"
 RUNS_DIR="$(absolute_path "${RUNS_DIR:-$ROOT/checkpoints/schemes}")"
 OUTPUT="$(absolute_path "${OUTPUT:-$ROOT/results/schemes.md}")"
@@ -178,7 +178,7 @@ step() {
 # pinned); each one's output goes to RUN_DIR/splitting.log
 probe_runs() {
   local seed=$1; shift
-  local threads=$(( $(nproc) / ($# / 2) )) pids=() names=() logs=() i failed=
+  local threads=$(( $(usable_cpu_count) / ($# / 2) )) pids=() names=() logs=() i failed=
   ((threads >= 1)) || threads=1
   while (($#)); do
     local command=(python -m macaron_fairseq.diagnostics.splitting --path "$2/checkpoint_best.pt" "$DATA_DIR"
