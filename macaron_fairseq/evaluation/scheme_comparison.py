@@ -23,7 +23,9 @@ import sys
 from typing import Dict, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
-from macaron_fairseq.evaluation.comparison import Run, hardware, load_run, mean_and_spread, relative
+from macaron_fairseq.evaluation.comparison import (
+    Run, format_number, hardware, load_run, markdown_table, mean_and_spread, mean_of, overlap, ratio_of, relative,
+)
 from macaron_fairseq.evaluation.files import write_atomically, write_json
 from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
@@ -129,21 +131,7 @@ def share_text(record):
     return "the whole machine"
 
 
-def overlap(first, second):
-    """The share of two runs' joint training wall time during which both trained (None without both records)."""
-    times = [(run.sharing or {}).get(k) for run in (first, second) for k in ("started", "finished")]
-    if None in times:
-        return None
-    start_a, end_a, start_b, end_b = times
-    joint = max(end_a, end_b) - min(start_a, start_b)
-    return max(0.0, min(end_a, end_b) - max(start_a, start_b)) / joint if joint > 0 else None
-
-
 # ---- numbers ----
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return statistics.mean(values) if values else None
 
 
 def _spread(values, digits):
@@ -156,16 +144,7 @@ def _spread(values, digits):
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-def _number(value, digits=0):
-    return "n/a" if value is None else f"{value:,.{digits}f}"
 
-
-def _ratio(numerator, denominator):
-    return None if numerator is None or not denominator else numerator / denominator
-
-
-def _markdown(rows):
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
 def ranks(values):
@@ -255,8 +234,8 @@ def correlation_sentence(result):
 
 def scheme_order_sentence(by_scheme, split):
     """The schemes ordered by mean splitting error and by mean sacreBLEU, as the numbers give them."""
-    errors = {s: _mean([r.splitting_error() for r in runs]) for s, runs in by_scheme.items()}
-    bleus = {s: _mean([r.sacrebleu(split) for r in runs]) for s, runs in by_scheme.items()}
+    errors = {s: mean_of([r.splitting_error() for r in runs]) for s, runs in by_scheme.items()}
+    bleus = {s: mean_of([r.sacrebleu(split) for r in runs]) for s, runs in by_scheme.items()}
     by_error = sorted((s for s in errors if errors[s] is not None), key=lambda s: errors[s])
     by_bleu = sorted((s for s in bleus if bleus[s] is not None), key=lambda s: -bleus[s])
     if len(by_error) < 2:
@@ -285,7 +264,7 @@ def parameters_text(values):
     values = sorted({v for v in values if v is not None})
     if not values:
         return "n/a"
-    return _number(values[0]) if len(values) == 1 else f"{_number(values[0])} to {_number(values[-1])}"
+    return format_number(values[0]) if len(values) == 1 else f"{format_number(values[0])} to {format_number(values[-1])}"
 
 
 def summary_table(by_scheme, splits):
@@ -298,16 +277,16 @@ def summary_table(by_scheme, splits):
     rows = [header, ["---"] * len(header)]
     for scheme, runs in by_scheme.items():
         parameters = runs[0].run.training.parameters
-        excess = _ratio(parameters, reference_parameters)
+        excess = ratio_of(parameters, reference_parameters)
         row = [f"`{scheme}`", str(len(runs)), parameters_text(r.run.training.parameters for r in runs),
                "n/a" if excess is None else f"{(excess - 1) * 100:+.2f} %"]
         for split in splits:
             for field in ("sacrebleu", "chrf", "tokenized_bleu"):
                 row.append(mean_and_spread([getattr(r.run.scores(split), field) for r in runs]))
-        row.append(_number(_mean([r.tokens_per_second for r in runs])))
+        row.append(format_number(mean_of([r.tokens_per_second for r in runs])))
         row += [_spread([r.splitting_error(stack) for r in runs], 4) for stack in ("encoder", "decoder")]
         rows.append(row)
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def layer_table(by_scheme, keys):
@@ -315,7 +294,7 @@ def layer_table(by_scheme, keys):
     for scheme, runs in by_scheme.items():
         rows.append([f"`{scheme}`"] + [_spread([r.layer_error(stack, index) for r in runs], 4)
                                        for stack, index in keys])
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def step_size_table(by_scheme):
@@ -332,7 +311,7 @@ def step_size_table(by_scheme):
             if sizes:
                 rows.append([f"`{scheme}`", stack,
                              ", ".join(f"{name} {statistics.mean(values):.3f}" for name, values in sizes.items())])
-    return _markdown(rows)
+    return markdown_table(rows)
 
 
 def pair_fields(first, second):
@@ -342,9 +321,9 @@ def pair_fields(first, second):
         "schemes": [first.scheme, second.scheme],
         "runs": [relative(first.run.directory), relative(second.run.directory)],
         "shares": [share_text(first.run.sharing), share_text(second.run.sharing)],
-        "overlap": overlap(first.run, second.run),
+        "overlap": overlap(first.run.sharing, second.run.sharing),
         "train_tokens_per_s": tokens,
-        "train_tokens_per_s_ratio": _ratio(*tokens),
+        "train_tokens_per_s_ratio": ratio_of(*tokens),
     }
 
 
@@ -357,9 +336,9 @@ def pairs_table(pairs):
         shared = (f"A on {fields['shares'][0]}, B on {fields['shares'][1]}"
                   + ("" if both is None else f"; both trained during {both:.0%} of the pair's wall time"))
         rows.append([str(fields["seed"]), f"`{first.scheme}` / `{second.scheme}`", shared,
-                     _number(fields["train_tokens_per_s"][0]), _number(fields["train_tokens_per_s"][1]),
-                     _number(fields["train_tokens_per_s_ratio"], 3)])
-    return _markdown(rows)
+                     format_number(fields["train_tokens_per_s"][0]), format_number(fields["train_tokens_per_s"][1]),
+                     format_number(fields["train_tokens_per_s_ratio"], 3)])
+    return markdown_table(rows)
 
 
 def mean_pair_ratios(pairs):
@@ -367,7 +346,7 @@ def mean_pair_ratios(pairs):
     ratios: Dict[tuple, List[Optional[float]]] = {}
     for first, second in pairs:
         ratios.setdefault((first.scheme, second.scheme), []).append(
-            _ratio(first.tokens_per_second, second.tokens_per_second))
+            ratio_of(first.tokens_per_second, second.tokens_per_second))
     return ratios
 
 
@@ -380,12 +359,12 @@ def per_run_table(runs, splits, partner_of):
         trained = (f"beside `{partner.name}`, on {share_text(r.run.sharing)}" if partner is not None
                    else f"alone, on {share_text(r.run.sharing)}")
         best_valid = min((loss for _, loss in r.run.training.valid_loss), default=None)
-        rows.append([f"`{r.name}`", f"`{r.scheme}`", str(r.seed), _number(r.run.training.updates),
-                     r.run.training.stopped or "unfinished", _number(r.run.training.parameters)]
+        rows.append([f"`{r.name}`", f"`{r.scheme}`", str(r.seed), format_number(r.run.training.updates),
+                     r.run.training.stopped or "unfinished", format_number(r.run.training.parameters)]
                     + [f"{r.sacrebleu(s):.2f}" for s in splits]
-                    + [_number(best_valid, 3), _number(r.tokens_per_second), trained,
-                       _number(r.splitting_error("encoder"), 4), _number(r.splitting_error("decoder"), 4)])
-    return _markdown(rows)
+                    + [format_number(best_valid, 3), format_number(r.tokens_per_second), trained,
+                       format_number(r.splitting_error("encoder"), 4), format_number(r.splitting_error("decoder"), 4)])
+    return markdown_table(rows)
 
 
 def training_commands(by_scheme):
@@ -443,7 +422,7 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
     correlation_rows = [["split", "runs", "Spearman's rho (splitting error, sacreBLEU)", "permutation p"],
                         ["---"] * 4]
     for c in correlations:
-        correlation_rows.append([c["split"], str(c["runs"]), _number(c["rho"], 3), _number(c["p_value"], 3)])
+        correlation_rows.append([c["split"], str(c["runs"]), format_number(c["rho"], 3), format_number(c["p_value"], 3)])
     scores = first.run.scores(primary)
     sections = [
         f"# Splitting schemes: {setting}",
@@ -464,7 +443,7 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
         "Each run's splitting error is the mean over all its layers, encoder and decoder; the rank correlation is "
         "taken over runs (every scheme and seed), two-sided, its p-value the share of orderings of the BLEU "
         "scores that correlate at least as strongly.",
-        _markdown(correlation_rows),
+        markdown_table(correlation_rows),
         "## Splitting error per layer (mean ± sd over seeds)",
         layer_table(by_scheme, keys),
         step_size_table(by_scheme),
@@ -498,12 +477,12 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
         return {
             "runs": len(scheme_runs),
             "parameters": scheme_runs[0].run.training.parameters,
-            "splits": {s: {field: _mean([getattr(r.run.scores(s), field) for r in scheme_runs])
+            "splits": {s: {field: mean_of([getattr(r.run.scores(s), field) for r in scheme_runs])
                            for field in ("sacrebleu", "chrf", "tokenized_bleu")} for s in splits},
-            "train_tokens_per_s": _mean([r.tokens_per_second for r in scheme_runs]),
-            "splitting_error": {stack: _mean([r.splitting_error(None if stack == "all" else stack)
+            "train_tokens_per_s": mean_of([r.tokens_per_second for r in scheme_runs]),
+            "splitting_error": {stack: mean_of([r.splitting_error(None if stack == "all" else stack)
                                               for r in scheme_runs]) for stack in ("all", "encoder", "decoder")},
-            "layer_splitting_error": {f"{stack} {index}": _mean([r.layer_error(stack, index) for r in scheme_runs])
+            "layer_splitting_error": {f"{stack} {index}": mean_of([r.layer_error(stack, index) for r in scheme_runs])
                                       for stack, index in keys},
         }
 
@@ -516,7 +495,7 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
         "schemes": {scheme: scheme_fields(scheme_runs) for scheme, scheme_runs in by_scheme.items()},
         "pairs": [pair_fields(a, b) for a, b in pairs],
         "pair_ratios": [{"schemes": list(key), "train_tokens_per_s_ratio": values,
-                         "mean": _mean(values)} for key, values in ratios.items()],
+                         "mean": mean_of(values)} for key, values in ratios.items()],
         "correlation": correlations,
         "conclusion": correlation_sentence(primary_correlation),
         "runs": [run_fields(r) for r in runs],
