@@ -98,6 +98,11 @@ def ratio_of(macaron, baseline):
     return None if macaron is None or not baseline else macaron / baseline
 
 
+def mean_ratio(runs, value_of):
+    """Macaron's mean of ``value_of(run)`` over the baseline's (None where either has no value)."""
+    return ratio_of(mean_of([value_of(r) for r in runs["macaron"]]), mean_of([value_of(r) for r in runs["baseline"]]))
+
+
 def ratio_text(value):
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -289,8 +294,7 @@ def comet_text(runs, splits):
 def targets_section(runs, splits):
     """The benchmark's targets: same cost as the baseline, and at least +0.5 BLEU on every test set."""
     def ratio(value_of):
-        return ratio_of(mean_of([value_of(r) for r in runs["macaron"]]),
-                        mean_of([value_of(r) for r in runs["baseline"]]))
+        return mean_ratio(runs, value_of)
 
     checks = [
         ("training tokens/s, Macaron / baseline", ratio(lambda r: r.training.tokens_per_second), ">= 0.97",
@@ -389,8 +393,7 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
     baseline, macaron = runs["baseline"][0], runs["macaron"][0]
 
     def ratio(value_of):
-        return ratio_text(ratio_of(mean_of([value_of(r) for r in runs["macaron"]]),
-                                  mean_of([value_of(r) for r in runs["baseline"]])))
+        return ratio_text(mean_ratio(runs, value_of))
 
     stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [

@@ -24,6 +24,7 @@ from macaron_fairseq.evaluation.comparison import (
     markdown_table,
     mean_and_spread,
     mean_of,
+    mean_ratio,
     overlap,
     pairs_of,
     plot_curves,
@@ -170,8 +171,7 @@ def build_report(setting, task, runs, splits, command, plot_name, hardware_line)
     baseline, macaron = runs["baseline"][0], runs["macaron"][0]
 
     def ratio(value_of):
-        return ratio_text(ratio_of(mean_of([value_of(r) for r in runs["macaron"]]),
-                                   mean_of([value_of(r) for r in runs["baseline"]])))
+        return ratio_text(mean_ratio(runs, value_of))
 
     stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [
