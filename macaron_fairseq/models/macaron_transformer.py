@@ -112,6 +112,9 @@ def macaron_twin(baseline_preset):
     return architecture
 
 
+NORMFORMER_OPTIONS = ("scale_attn", "scale_fc", "scale_heads", "scale_resids")
+
+
 def base_macaron_architecture(args):
     """Resolves the Macaron options' defaults and refuses what the layers cannot run (MacaronFairseqError)."""
     # None where a checkpoint saved without the option is upgraded with its parser's default
@@ -130,6 +133,12 @@ def base_macaron_architecture(args):
             f"{args.macaron_scheme} has none (its FFN step is whole): drop --macaron-ffn-scale")
     if getattr(args, "cross_self_attention", False):
         raise MacaronFairseqError("--cross-self-attention is not supported by macaron_transformer: drop it")
+    # NormFormer's extra norms and scales (fairseq's transformer_lm options) sit inside fairseq's own layer forward,
+    # which the Macaron layers replace: taken silently, they would add parameters that nothing uses
+    for option in NORMFORMER_OPTIONS:
+        if getattr(args, option, False):
+            raise MacaronFairseqError(f"--{option.replace('_', '-')} (NormFormer) is not supported by the Macaron "
+                                      f"layers: drop it")
 
 
 def check_ffn_scale(scale):

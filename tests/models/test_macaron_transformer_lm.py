@@ -94,6 +94,14 @@ def test_non_positive_ffn_scale_is_a_usage_error():
         build_model("macaron_transformer_lm", "--macaron-ffn-scale", 0)
 
 
+@pytest.mark.parametrize("option", ["--scale-attn", "--scale-fc", "--scale-heads", "--scale-resids"])
+def test_normformer_options_are_refused_not_ignored(option):
+    from macaron_fairseq.errors import MacaronFairseqError
+
+    with pytest.raises(MacaronFairseqError, match=f"^{option} \\(NormFormer\\) is not supported by the Macaron layers"):
+        build_model("macaron_transformer_lm", option)
+
+
 OPTION_VARIANTS = {
     "defaults": [],
     "layerdrop": ["--decoder-layerdrop", 0.5],
