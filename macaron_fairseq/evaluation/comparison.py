@@ -75,14 +75,14 @@ def relative(path):
     return os.path.relpath(absolute, REPOSITORY) if absolute.startswith(REPOSITORY + os.sep) else path
 
 
-def mean_and_spread(values):
-    """'mean ± sample standard deviation' (just the value for a single run)."""
+def mean_and_spread(values, digits=2):
+    """'mean ± sample standard deviation', to ``digits`` decimals (just the value for a single run)."""
     values = [v for v in values if v is not None]
     if not values:
         return "n/a"
     if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def format_number(value, digits=0):

@@ -134,15 +134,6 @@ def share_text(record):
 # ---- numbers ----
 
 
-def _spread(values, digits):
-    """'mean ± sample standard deviation', to ``digits`` decimals (just the value for one run)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
 
 
 
@@ -284,7 +275,7 @@ def summary_table(by_scheme, splits):
             for field in ("sacrebleu", "chrf", "tokenized_bleu"):
                 row.append(mean_and_spread([getattr(r.run.scores(split), field) for r in runs]))
         row.append(format_number(mean_of([r.tokens_per_second for r in runs])))
-        row += [_spread([r.splitting_error(stack) for r in runs], 4) for stack in ("encoder", "decoder")]
+        row += [mean_and_spread([r.splitting_error(stack) for r in runs], 4) for stack in ("encoder", "decoder")]
         rows.append(row)
     return markdown_table(rows)
 
@@ -292,7 +283,7 @@ def summary_table(by_scheme, splits):
 def layer_table(by_scheme, keys):
     rows = [["scheme"] + [f"{stack} {index}" for stack, index in keys], ["---"] * (len(keys) + 1)]
     for scheme, runs in by_scheme.items():
-        rows.append([f"`{scheme}`"] + [_spread([r.layer_error(stack, index) for r in runs], 4)
+        rows.append([f"`{scheme}`"] + [mean_and_spread([r.layer_error(stack, index) for r in runs], 4)
                                        for stack, index in keys])
     return markdown_table(rows)
 
@@ -418,7 +409,7 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
     alone = [r.name for r in runs if id(r) not in partner_of]
 
     ratio_text = "; ".join(
-        f"`{a}` / `{b}` {_spread(values, 3)}" for (a, b), values in ratios.items()) or "no pair trained side by side"
+        f"`{a}` / `{b}` {mean_and_spread(values, 3)}" for (a, b), values in ratios.items()) or "no pair trained side by side"
     correlation_rows = [["split", "runs", "Spearman's rho (splitting error, sacreBLEU)", "permutation p"],
                         ["---"] * 4]
     for c in correlations:
