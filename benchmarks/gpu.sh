@@ -16,6 +16,7 @@
 # they are downloaded.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/env.sh"
+source "$ROOT/benchmarks/lib/common.sh"
 
 DRY_RUN=0
 while (($#)); do
@@ -26,9 +27,7 @@ while (($#)); do
   esac
 done
 
-if [[ -z "${MULTI30K_RAW_DIR:-}" && -d "$ROOT/../shared/data/multi30k" ]]; then
-  export MULTI30K_RAW_DIR="$(cd "$ROOT/../shared/data/multi30k" && pwd)"
-fi
+use_shared_multi30k
 
 # step NAME COMMAND...: prints the command (relative to the repository) and, unless --dry-run, runs it
 step() {
@@ -50,4 +49,4 @@ step "data" bash scripts/prepare-multi30k.sh
 step "IWSLT14-sized pair on Multi30k, to convergence" bash scripts/compare.sh --setting multi30k-iwslt \
   --seeds "1 2" --parallel --runs-dir checkpoints/gpu-multi30k-iwslt --output results/gpu-multi30k-iwslt.md \
   --command "bash benchmarks/gpu.sh" -- --precision bf16
-echo "[gpu] finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+finished_in gpu "$started"

@@ -25,6 +25,7 @@
 # beside the repository.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/env.sh"
+source "$ROOT/benchmarks/lib/common.sh"
 
 NAME=lm-benchmark
 BUDGET=(--seeds "1 2 3")
@@ -36,16 +37,12 @@ case "${1:-}" in
 esac
 [[ $# -eq 0 ]] || usage_error "unknown argument '$1': the only option is --quick"
 
-bash "$ROOT/scripts/setup.sh"
-source "$ROOT/scripts/lib/env.sh"  # again: puts the environment setup.sh made on PATH
+set_up_environment
 
 DATA="$DATA_BIN_DIR/multi30k-en-lm"  # the lm-quick and mlm-quick settings' data
 bash "$ROOT/scripts/prepare-lm.sh" --out "$DATA"
 
-DEVICE=(--cpu)
-if [[ "$(cuda_device_count)" -gt 0 ]]; then
-  DEVICE=(-- --precision bf16)
-fi
+choose_compare_device
 started=$SECONDS
 cd "$ROOT"
 REPORTS=()
@@ -71,4 +68,4 @@ for stem in sys.argv[2:]:
 write_json(sys.argv[1], summaries)
 PYTHON
 echo "[benchmark] wrote results/$NAME.md and results/$NAME.json"
-echo "[benchmark] finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+finished_in benchmark "$started"

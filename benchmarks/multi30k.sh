@@ -20,6 +20,7 @@
 # files come from $MULTI30K_RAW_DIR, else ../shared/data/multi30k beside the repository, else they are downloaded.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/env.sh"
+source "$ROOT/benchmarks/lib/common.sh"
 
 NAME=multi30k-benchmark
 BUDGET=(--seeds "1 2 3" --max-update 4000 --patience 5)
@@ -31,20 +32,14 @@ case "${1:-}" in
 esac
 [[ $# -eq 0 ]] || usage_error "unknown argument '$1': the only option is --quick"
 
-bash "$ROOT/scripts/setup.sh"
-source "$ROOT/scripts/lib/env.sh"  # again: puts the environment setup.sh made on PATH
+set_up_environment
 
-if [[ -z "${MULTI30K_RAW_DIR:-}" && -d "$ROOT/../shared/data/multi30k" ]]; then
-  export MULTI30K_RAW_DIR="$(cd "$ROOT/../shared/data/multi30k" && pwd)"
-fi
+use_shared_multi30k
 bash "$ROOT/scripts/prepare-multi30k.sh"
 
-DEVICE=(--cpu)
-if [[ "$(cuda_device_count)" -gt 0 ]]; then
-  DEVICE=(-- --precision bf16)
-fi
+choose_compare_device
 started=$SECONDS
 cd "$ROOT"
 bash scripts/compare.sh --setting multi30k-quick "${BUDGET[@]}" --runs-dir "checkpoints/$NAME" \
   --output "results/$NAME.md" --command "$COMMAND" "${DEVICE[@]}"
-echo "[benchmark] finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+finished_in benchmark "$started"

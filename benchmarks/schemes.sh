@@ -50,6 +50,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/env.sh"
 source "$ROOT/scripts/settings.sh"
+source "$ROOT/benchmarks/lib/common.sh"
 source "$ROOT/benchmarks/lib/schemes.sh"
 ORIGINAL_ARGS=("$@")
 
@@ -111,9 +112,7 @@ done
 if [[ -z "$DATA_DIR" ]]; then
   PREPARE=1
   DATA_DIR="$DATA_BIN_DIR/$DATA_NAME"
-  if [[ -z "${MULTI30K_RAW_DIR:-}" && -d "$ROOT/../shared/data/multi30k" ]]; then
-    export MULTI30K_RAW_DIR="$(cd "$ROOT/../shared/data/multi30k" && pwd)"
-  fi
+  use_shared_multi30k
 else
   PREPARE=0
   [[ -d "$DATA_DIR" ]] || die "--data-dir $DATA_DIR is not a folder: prepare the data first (scripts/prepare-*.sh)"
@@ -199,8 +198,7 @@ probe_runs() {
 started=$SECONDS
 cd "$ROOT"
 if [[ $DRY_RUN -eq 0 ]]; then
-  bash scripts/setup.sh
-  source scripts/lib/env.sh  # again: puts the environment setup.sh made on PATH
+  set_up_environment
   require_fairseq
 fi
 if [[ $PREPARE -eq 1 ]]; then
@@ -257,5 +255,4 @@ done
 
 step "report" python -m macaron_fairseq.evaluation.scheme_comparison --setting "$SETTING" "${REPORT_RUNS[@]}" \
   --output "$OUTPUT" --command "$REPORT_COMMAND"
-elapsed=$((SECONDS - started))
-[[ $DRY_RUN -eq 1 ]] || echo "[schemes] finished in $((elapsed / 60)) min $((elapsed % 60)) s"
+[[ $DRY_RUN -eq 1 ]] || finished_in schemes "$started"

@@ -162,6 +162,21 @@ FIXES = (
         fixes="fairseq-train --restore-file naming a missing file trains from scratch without an error",
         works_around="fairseq 0.12 logs 'No existing checkpoint found' and goes on",
     ),
+    AddMissingAttribute(
+        "fairseq.tasks.fairseq_task.FairseqTask.get_checkpoint_dict",
+        "macaron_fairseq.checkpoint.patience.get_checkpoint_dict",
+        fixes="fairseq-train --patience restarted from checkpoint_last.pt forgets how many validations it has "
+              "already gone without improving, and trains up to that many longer than the run uninterrupted",
+        works_around="fairseq 0.12's should_stop_early keeps its count on itself, and no checkpoint saves it; "
+                     "save_checkpoint saves what a task's get_checkpoint_dict returns, which no task defines",
+    ),
+    AddMissingAttribute(
+        "fairseq.tasks.fairseq_task.FairseqTask.set_checkpoint_dict",
+        "macaron_fairseq.checkpoint.patience.set_checkpoint_dict",
+        fixes="the other half of get_checkpoint_dict: the saved --patience count is put back on resume",
+        works_around="fairseq 0.12's load_checkpoint hands a task its saved state through set_checkpoint_dict, "
+                     "which no task defines",
+    ),
     Wrap(
         "fairseq.data.data_utils.batch_by_size", "macaron_fairseq.data.batching.keep_last_batch",
         fixes="every pass over a dataset whose size is not a multiple of --required-batch-size-multiple skips its "

@@ -29,8 +29,7 @@ esac
   || die "MAIN_SEEDS=$MAIN_SEEDS: give whole numbers separated by spaces, e.g. MAIN_SEEDS=\"1 2\""
 
 echo "[main] setting up the environment (scripts/setup.sh)"
-bash "$ROOT/scripts/setup.sh"
-source "$ROOT/scripts/lib/env.sh"  # again: puts the environment setup.sh made on PATH
+set_up_environment
 
 SETTING=multi30k-quick
 DATA=()  # the setting's own data, data/data-bin/multi30k.de-en

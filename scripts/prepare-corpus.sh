@@ -154,11 +154,7 @@ summarize() {
   done
 }
 
-if [[ "$FORCE" -eq 0 && -f "$OUT/.prepared" && "$(cat "$OUT/.prepared")" == "$RESULT_KEY" ]]; then
-  log "$OUT is up to date (same inputs, settings and code); --force rebuilds it"
-  summarize holds
-  exit 0
-fi
+exit_if_up_to_date summarize holds
 
 # Stage 1, tok/: text/SPLIT.LANG (the untokenized evaluation text, for refs/) and tok/SPLIT.LANG (the tokenized,
 # cleaned training text and every evaluation split).
@@ -222,18 +218,12 @@ check_result() {
 # The result: binarized in a new folder beside $OUT, with spm.*, refs/ and corpus.json, then swapped in.
 build_result() {
   local split lang eval_splits=("${SPLITS[@]:1}") testprefs=()
-  OUT_PARTIAL="$(dirname "$OUT")/.$NAME.partial.$$"
-  rm -rf "$OUT_PARTIAL"
   for split in "${eval_splits[@]:1}"; do testprefs+=("$BPE_STAGE/$split"); done
 
   step "binarizing with fairseq-preprocess ($WORKERS workers)"
   # fairseq names the test prefixes test, test1 ... in the order given.
-  "$PY" -m fairseq_cli.preprocess --source-lang "$SRC" --target-lang "$TGT" --joined-dictionary \
-    --trainpref "$BPE_STAGE/train" --validpref "$BPE_STAGE/valid" \
-    --testpref "$(IFS=,; echo "${testprefs[*]}")" \
-    --destdir "$OUT_PARTIAL" --workers "$WORKERS" > "$OUT_PARTIAL.log" 2>&1 \
-    || { cat "$OUT_PARTIAL.log" >&2; rm -f "$OUT_PARTIAL.log"; return 1; }
-  rm -f "$OUT_PARTIAL.log"
+  binarize --source-lang "$SRC" --target-lang "$TGT" --joined-dictionary \
+    --trainpref "$BPE_STAGE/train" --validpref "$BPE_STAGE/valid" --testpref "$(IFS=,; echo "${testprefs[*]}")"
   cp "$BPE_STAGE/spm.model" "$BPE_STAGE/spm.vocab" "$OUT_PARTIAL/"
 
   step "writing references and corpus.json"
@@ -249,14 +239,7 @@ build_result() {
   [[ $EVAL_STRAIGHT -eq 1 ]] && eval_flags=(--eval-straight-apostrophes)
   "${PREPARE[@]}" metadata --langs "$SRC" "$TGT" --out-dir "$OUT_PARTIAL" --name "$NAME" --splits "${SPLITS[@]}" \
     --bpe-size "$BPE_SIZE" "${MOSES_FLAGS[@]}" "${eval_flags[@]}" "${CLEAN_FLAGS[@]}"
-  echo "$RESULT_KEY" > "$OUT_PARTIAL/.prepared"
-
-  # Swap the finished folder in; the previous result (if any) goes only once the new one is in place.
-  local old="$(dirname "$OUT")/.$NAME.old.$$"
-  [[ -e "$OUT" ]] && mv "$OUT" "$old"
-  mv "$OUT_PARTIAL" "$OUT"
-  PUBLISHED=1
-  rm -rf "$old"
+  publish_result
 }
 
 run_stage "$TOK_STAGE" "$TOK_KEY" build_tok_stage

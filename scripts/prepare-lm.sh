@@ -130,11 +130,7 @@ summarize() {
   done
 }
 
-if [[ "$FORCE" -eq 0 && -f "$OUT/.prepared" && "$(cat "$OUT/.prepared")" == "$RESULT_KEY" ]]; then
-  log "$OUT is up to date (same inputs, settings and code); --force rebuilds it"
-  summarize holds
-  exit 0
-fi
+exit_if_up_to_date summarize holds
 
 build_tok_stage() {
   local specs=() split
@@ -158,26 +154,14 @@ build_bpe_stage() {
 build_result() {
   local prefix="$BPE_STAGE/" suffix=""
   if [[ $BPE_SIZE -eq 0 ]]; then prefix="$TOK_STAGE/" suffix=".$LANG_CODE"; fi
-  OUT_PARTIAL="$(dirname "$OUT")/.$NAME.partial.$$"
-  rm -rf "$OUT_PARTIAL"
   step "binarizing with fairseq-preprocess --only-source ($WORKERS workers)"
-  "$PY" -m fairseq_cli.preprocess --only-source --trainpref "${prefix}train$suffix" \
-    --validpref "${prefix}valid$suffix" --testpref "${prefix}test$suffix" \
-    --destdir "$OUT_PARTIAL" --workers "$WORKERS" > "$OUT_PARTIAL.log" 2>&1 \
-    || { cat "$OUT_PARTIAL.log" >&2; rm -f "$OUT_PARTIAL.log"; return 1; }
-  rm -f "$OUT_PARTIAL.log"
+  binarize --only-source --trainpref "${prefix}train$suffix" --validpref "${prefix}valid$suffix" \
+    --testpref "${prefix}test$suffix"
   [[ $BPE_SIZE -eq 0 ]] || cp "$BPE_STAGE/spm.model" "$BPE_STAGE/spm.vocab" "$OUT_PARTIAL/"
   local flags=("${TEXT_FLAGS[@]}")
   "${LM[@]}" metadata --out-dir "$OUT_PARTIAL" --name "$NAME" --lang "$LANG_CODE" --splits "${SPLITS[@]}" \
     --bpe-size "$BPE_SIZE" "${flags[@]}"
-  echo "$RESULT_KEY" > "$OUT_PARTIAL/.prepared"
-
-  # Swap the finished folder in; the previous result (if any) goes only once the new one is in place.
-  local old="$(dirname "$OUT")/.$NAME.old.$$"
-  [[ -e "$OUT" ]] && mv "$OUT" "$old"
-  mv "$OUT_PARTIAL" "$OUT"
-  PUBLISHED=1
-  rm -rf "$old"
+  publish_result
 }
 
 run_stage "$TOK_STAGE" "$TOK_KEY" build_tok_stage

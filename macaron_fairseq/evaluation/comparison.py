@@ -18,6 +18,7 @@ import statistics
 import sys
 from typing import Dict, List, Optional
 
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import read_lines, write_atomically, write_json
 from macaron_fairseq.evaluation.record import EvaluationRecord
 from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
@@ -55,16 +56,26 @@ class Run:
 def optional_json(path):
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise MacaronFairseqError(f"cannot read {path} ({error}): delete the damaged record (the report then "
+                                  f"leaves out how that run shared the machine), or train the run again") from None
 
 
 def load_run(model, directory, evaluation=None):
     """One run: its training log and side-by-side records, and ``evaluation``, by default the translation record
     ``eval/result.json`` (the language-model report passes its own)."""
+    if not os.path.isdir(directory):
+        raise MacaronFairseqError(f"the {model} run {directory} is not a folder: pass the --save-dir of a run")
+    log = os.path.join(directory, "train.log")
+    if not os.path.isfile(log):
+        raise MacaronFairseqError(f"{log} does not exist: {directory} is not a run that scripts/train.sh trained "
+                                  f"(it keeps its log there); train it first, or pass the right folder")
     if evaluation is None:
         evaluation = EvaluationRecord.read(os.path.join(directory, "eval", "result.json"))
-    return Run(model, directory, read_training_log(os.path.join(directory, "train.log")), evaluation,
+    return Run(model, directory, read_training_log(log), evaluation,
                optional_json(os.path.join(directory, RECORD_NAME)),
                optional_json(os.path.join(directory, EVALUATION_RECORD_NAME)))
 
@@ -426,37 +437,64 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
     return "\n\n".join(sections) + "\n"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def report_parser(description, pairs=True):
+    """The options every report of this package takes: --setting, --output and --command, and with ``pairs``
+    the baseline and Macaron runs, one of each per seed."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--setting", required=True)
-    parser.add_argument("--baseline", nargs="+", required=True, help="run directories of the baseline, by seed")
-    parser.add_argument("--macaron", nargs="+", required=True, help="run directories of the Macaron model, by seed")
+    if pairs:
+        parser.add_argument("--baseline", nargs="+", required=True, help="run directories of the baseline, by seed")
+        parser.add_argument("--macaron", nargs="+", required=True,
+                            help="run directories of the Macaron model, by seed")
+    parser.add_argument("--output", required=True, help="the Markdown report; its JSON summary goes beside it")
+    parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
+    return parser
+
+
+def parse_report_args(parser, argv):
+    args = parser.parse_args(argv)
+    if hasattr(args, "baseline") and len(args.baseline) != len(args.macaron):
+        parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    return args
+
+
+def output_stem(output):
+    """The report's path without .md: its JSON summary and plot are named after it."""
+    return os.path.splitext(output)[0]
+
+
+def write_report(output, report, summary, *also):
+    """Writes the report and its JSON summary (each whole, or not at all), prints the report and what was
+    written (the summary, and ``also``, files written before)."""
+    stem = output_stem(output)
+    write_json(f"{stem}.json", summary)
+    write_atomically(output, report)
+    print(report)
+    written = [output, f"{stem}.json", *also]
+    print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
+
+
+def main(argv=None):
+    parser = report_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--references", required=True, help="the data's refs/ folder")
     parser.add_argument("--target-lang", required=True)
-    parser.add_argument("--output", required=True, help="the Markdown report; the JSON summary and plot go beside it")
-    parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
     parser.add_argument("--samples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--targets", action="store_true", help="add the benchmark's targets and whether they are met")
-    args = parser.parse_args(argv)
-    if len(args.baseline) != len(args.macaron):
-        parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")
+    args = parse_report_args(parser, argv)
 
     runs = {"baseline": [load_run("baseline", d) for d in args.baseline],
             "macaron": [load_run("macaron", d) for d in args.macaron]}
     splits = list(runs["baseline"][0].evaluation.splits)
     references = {s: read_lines(os.path.join(args.references, f"{s}.detok.{args.target_lang}")) for s in splits}
-    stem = os.path.splitext(args.output)[0]
-    plot_path = f"{stem}-valid-loss.png"
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    plot_path = f"{output_stem(args.output)}-valid-loss.png"
     plot_curves(runs, plot_path)
     tests = bootstrap_tests(runs, splits, references, args.samples)
     hardware_line = hardware()
     report = build_report(args.setting, runs, splits, tests, args.command, os.path.basename(plot_path),
                           args.samples, hardware_line, with_targets=args.targets)
-    write_json(f"{stem}.json", summary_json(args.setting, runs, splits, tests, args.command, hardware_line))
-    write_atomically(args.output, report)
-    print(report)
-    print(f"wrote {args.output}, {stem}.json and {plot_path}")
+    write_report(args.output, report, summary_json(args.setting, runs, splits, tests, args.command, hardware_line),
+                 plot_path)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ seed; each pair's perplexity difference and cost ratios are given, and their mea
         --baseline RUN ... --macaron RUN ... --output results/lm-quick.md --command "scripts/compare.sh ..."
 """
 
-import argparse
 import os
 import shlex
 import statistics
@@ -25,16 +24,19 @@ from macaron_fairseq.evaluation.comparison import (
     mean_and_spread,
     mean_of,
     mean_ratio,
+    output_stem,
     overlap,
     pairs_of,
+    parse_report_args,
     plot_curves,
     ratio_of,
     ratio_text,
     relative,
+    report_parser,
     run_commands,
     sharing_text,
+    write_report,
 )
-from macaron_fairseq.evaluation.files import write_atomically, write_json
 from macaron_fairseq.evaluation.lm_evaluation import RESULT_NAME, LanguageModelRecord
 
 MEASURES = {
@@ -198,30 +200,19 @@ def build_report(setting, task, runs, splits, command, plot_name, hardware_line)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--setting", required=True)
+    parser = report_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--task", required=True, choices=sorted(MEASURES))
-    parser.add_argument("--baseline", nargs="+", required=True, help="run directories of the baseline, by seed")
-    parser.add_argument("--macaron", nargs="+", required=True, help="run directories of the Macaron model, by seed")
-    parser.add_argument("--output", required=True, help="the Markdown report; the JSON summary and plot go beside it")
-    parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
-    args = parser.parse_args(argv)
-    if len(args.baseline) != len(args.macaron):
-        parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")
+    args = parse_report_args(parser, argv)
 
     runs = {"baseline": load_runs(args.baseline, "baseline"), "macaron": load_runs(args.macaron, "macaron")}
     splits = list(runs["baseline"][0].evaluation.splits)
-    stem = os.path.splitext(args.output)[0]
-    plot_path = f"{stem}-valid-loss.png"
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    plot_path = f"{output_stem(args.output)}-valid-loss.png"
     plot_curves(runs, plot_path, loss_label=MEASURES[args.task][1])
     hardware_line = hardware()
     report = build_report(args.setting, args.task, runs, splits, args.command, os.path.basename(plot_path),
                           hardware_line)
-    write_json(f"{stem}.json", summary_json(args.setting, args.task, runs, splits, args.command, hardware_line))
-    write_atomically(args.output, report)
-    print(report)
-    print(f"wrote {args.output}, {stem}.json and {plot_path}")
+    write_report(args.output, report, summary_json(args.setting, args.task, runs, splits, args.command,
+                                                   hardware_line), plot_path)
     return 0
 
 

@@ -12,7 +12,6 @@ splitting error and BLEU, and the sentence it supports.
         --output results/schemes.md --command "bash benchmarks/schemes.sh"
 """
 
-import argparse
 import dataclasses
 import itertools
 import json
@@ -24,9 +23,9 @@ from typing import Dict, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.comparison import (
-    Run, format_number, hardware, load_run, markdown_table, mean_and_spread, mean_of, overlap, ratio_of, relative,
+    Run, format_number, hardware, load_run, markdown_table, mean_and_spread, mean_of, overlap, parse_report_args,
+    ratio_of, relative, report_parser, write_report,
 )
-from macaron_fairseq.evaluation.files import write_atomically, write_json
 from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
 PROBE_NAME = "splitting.json"
@@ -495,13 +494,10 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--setting", required=True)
+    parser = report_parser(__doc__.split("\n\n")[0], pairs=False)
     parser.add_argument("--run", nargs=2, action="append", required=True, metavar=("SCHEME", "RUN_DIR"),
                         help="one run: its --macaron-scheme and its directory (give it once per run)")
-    parser.add_argument("--output", required=True, help="the Markdown report; the JSON summary goes beside it")
-    parser.add_argument("--command", required=True, help="the command that produced the runs, for the report")
-    args = parser.parse_args(argv)
+    args = parse_report_args(parser, argv)
     for scheme, _ in args.run:
         if scheme not in SCHEMES:
             parser.error(f"unknown scheme '{scheme}': choose one of {', '.join(SCHEMES)}")
@@ -512,12 +508,7 @@ def main(argv=None):
 
     runs = [load_scheme_run(scheme, directory) for scheme, directory in args.run]
     report, summary = build(args.setting, runs, args.command, hardware())
-    stem = os.path.splitext(args.output)[0]
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    write_json(f"{stem}.json", summary)
-    write_atomically(args.output, report)
-    print(report)
-    print(f"wrote {args.output} and {stem}.json")
+    write_report(args.output, report, summary)
     return 0
 
 

@@ -15,11 +15,10 @@ d 512 with FFN 1024 (6+6, IWSLT14 small), d 512 with FFN 2048 (6+6, WMT14 base),
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from macaron_fairseq.errors import MacaronFairseqError
 

@@ -37,6 +37,12 @@ usage() {
 # need_value OPTION [VALUE ...]: an option's value is there, not empty and not the next option (call with "$@").
 need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || usage_error "$1 needs a value"; }
 
+# set_up_environment: makes or checks .venv (scripts/setup.sh) and puts it on PATH.
+set_up_environment() {
+  bash "$ROOT/scripts/setup.sh"
+  source "$ROOT/scripts/lib/env.sh"  # again: the environment setup.sh made is on PATH only now
+}
+
 # cuda_device_count: the CUDA devices torch sees (0 without a GPU, or without torch).
 cuda_device_count() { python -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0; }
 

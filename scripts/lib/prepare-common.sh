@@ -141,6 +141,40 @@ run_stage() {
   mv "$STAGE" "$dir"
 }
 
+# The result, $OUT: binarized into a new hidden folder beside it ($OUT_PARTIAL, which on_exit removes unless it was
+# published), completed by the caller, marked with $RESULT_KEY and swapped in whole.
+
+# exit_if_up_to_date COMMAND...: when $OUT was built from the same $RESULT_KEY (and no --force), says so, runs
+# COMMAND (the caller's summary) and ends the run.
+exit_if_up_to_date() {
+  if [[ "$FORCE" -eq 0 && -f "$OUT/.prepared" && "$(cat "$OUT/.prepared")" == "$RESULT_KEY" ]]; then
+    log "$OUT is up to date (same inputs, settings and code); --force rebuilds it"
+    "$@"
+    exit 0
+  fi
+}
+
+# binarize FLAG...: fairseq-preprocess FLAG... into a new, empty $OUT_PARTIAL; its output is shown only when it
+# fails.
+binarize() {
+  OUT_PARTIAL="$(dirname "$OUT")/.$NAME.partial.$$"
+  rm -rf "$OUT_PARTIAL"
+  "$PY" -m fairseq_cli.preprocess "$@" --destdir "$OUT_PARTIAL" --workers "$WORKERS" > "$OUT_PARTIAL.log" 2>&1 \
+    || { cat "$OUT_PARTIAL.log" >&2; rm -f "$OUT_PARTIAL.log"; return 1; }
+  rm -f "$OUT_PARTIAL.log"
+}
+
+# publish_result: marks $OUT_PARTIAL as built from $RESULT_KEY and swaps it in for $OUT; the previous result (if
+# any) goes only once the new one is in place.
+publish_result() {
+  echo "$RESULT_KEY" > "$OUT_PARTIAL/.prepared"
+  local old="$(dirname "$OUT")/.$NAME.old.$$"
+  [[ -e "$OUT" ]] && mv "$OUT" "$old"
+  mv "$OUT_PARTIAL" "$OUT"
+  PUBLISHED=1
+  rm -rf "$old"
+}
+
 # download URL DEST: fetches URL to DEST (through DEST.part, so DEST exists only when complete); fails quietly.
 download() {
   mkdir -p "$(dirname "$2")"

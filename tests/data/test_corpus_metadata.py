@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from macaron_fairseq.data import corpus_metadata
-from macaron_fairseq.data.corpus_metadata import CorpusMetadata, MetadataError, MosesOptions
+from macaron_fairseq.data.corpus_metadata import CorpusMetadata, MosesOptions
 
 METADATA = CorpusMetadata(
     src="fr", tgt="es", moses=MosesOptions(lowercase=True), eval_moses=MosesOptions(lowercase=True,

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation import comparison
 from macaron_fairseq.evaluation.record import Decoding, EvaluationRecord, SplitScores
 from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
@@ -125,6 +126,23 @@ def test_unpaired_runs_are_refused(tmp_path, refs):
     baseline = make_run(tmp_path, "baseline-seed1", REFERENCES, 40.0, "transformer")
     with pytest.raises(SystemExit):
         report_of(tmp_path, refs, [baseline], [baseline, baseline])
+
+
+def test_a_folder_that_is_no_run_is_refused_in_one_line(tmp_path, refs):
+    macaron = make_run(tmp_path, "macaron-seed1", REFERENCES, 40.0, "macaron_transformer")
+    with pytest.raises(MacaronFairseqError, match=r"baseline run .*absent is not a folder: pass the --save-dir"):
+        report_of(tmp_path, refs, [tmp_path / "absent"], [macaron])
+    (tmp_path / "untrained").mkdir()
+    with pytest.raises(MacaronFairseqError, match=r"untrained/train.log does not exist: .* train it first"):
+        report_of(tmp_path, refs, [tmp_path / "untrained"], [macaron])
+
+
+def test_a_damaged_side_by_side_record_is_named(tmp_path, refs):
+    baseline = make_run(tmp_path, "baseline-seed1", REFERENCES, 40.0, "transformer")
+    macaron = make_run(tmp_path, "macaron-seed1", REFERENCES, 41.0, "macaron_transformer")
+    (macaron / RECORD_NAME).write_text('{"parallel": tr')
+    with pytest.raises(MacaronFairseqError, match=rf"cannot read .*macaron-seed1/{RECORD_NAME} .*delete the damaged"):
+        report_of(tmp_path, refs, [baseline], [macaron])
 
 
 def test_mean_and_spread():
