@@ -172,27 +172,15 @@ step() {
   if [[ $DRY_RUN -eq 0 ]]; then "$@"; fi
 }
 
-# probe_runs SEED SCHEME RUN_DIR [SCHEME RUN_DIR]: the splitting probe of each run into RUN_DIR/splitting.json,
-# the runs at the same time, each with its share of the cores as threads (the probe is not timed, so it is not
-# pinned); each one's output goes to RUN_DIR/splitting.log
+# probe_runs SEED --run SCHEME RUN_DIR [--run SCHEME RUN_DIR]: the splitting probe of each run into
+# RUN_DIR/splitting.json, side by side as they trained (each one's output in RUN_DIR/splitting.log)
 probe_runs() {
-  local seed=$1; shift
-  local threads=$(( $(usable_cpu_count) / ($# / 2) )) pids=() names=() logs=() i failed=
-  ((threads >= 1)) || threads=1
-  while (($#)); do
-    local command=(python -m macaron_fairseq.diagnostics.splitting --path "$2/checkpoint_best.pt" "$DATA_DIR"
-                   --subset valid --max-sentences "$PROBE_SENTENCES" --json "$2/splitting.json")
-    show "probe $1 seed $seed" "${command[@]}"
-    if [[ $DRY_RUN -eq 0 ]]; then
-      OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads "${command[@]}" >"$2/splitting.log" 2>&1 &
-      pids+=($!) names+=("$1") logs+=("$2/splitting.log")
-    fi
-    shift 2
-  done
-  for i in "${!pids[@]}"; do
-    wait "${pids[i]}" || failed="${failed:-probing ${names[i]} seed $seed failed: see ${logs[i]}}"
-  done
-  [[ -z "$failed" ]] || die "$failed"
+  local seed=$1 share=(); shift
+  (($# > 3)) && share=(--cpu)
+  step "probe seed $seed" python -m macaron_fairseq.evaluation.side_by_side --stage probe --label "seed $seed" \
+    "${share[@]}" "$@" -- python -m macaron_fairseq.diagnostics.splitting --path "{run_dir}/checkpoint_best.pt" \
+    "$DATA_DIR" --subset valid --max-sentences "$PROBE_SENTENCES" --json "{run_dir}/splitting.json" \
+    || exit 1  # side_by_side named the run and its log
 }
 
 started=$SECONDS
@@ -240,7 +228,7 @@ for seed in "${SEED_LIST[@]}"; do
     for scheme in "${members[@]}"; do
       run="$(run_dir "$RUNS_DIR" "$scheme" "$seed" 0)"
       [[ $DRY_RUN -eq 0 && -f "$run/eval/result.json" ]] || unevaluated+=(--run "$scheme" "$run")
-      [[ $DRY_RUN -eq 0 && -f "$run/splitting.json" ]] || unprobed+=("$scheme" "$run")
+      [[ $DRY_RUN -eq 0 && -f "$run/splitting.json" ]] || unprobed+=(--run "$scheme" "$run")
     done
     if ((${#unevaluated[@]})); then
       # side by side as they trained, as compare.sh does (each run's output in its evaluate.log)

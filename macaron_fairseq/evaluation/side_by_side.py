@@ -1,5 +1,5 @@
-"""Trains (or evaluates) a seed's baseline and Macaron runs at the same time, each on its own share of the machine
-(or one run alone, on the whole of it).
+"""Trains (or evaluates, or probes) a seed's baseline and Macaron runs at the same time, each on its own share of
+the machine (or one run alone, on the whole of it).
 
 Two runs trained one after the other on a shared machine meet different loads, so their speed ratio measures the
 machine as much as the models. Trained at the same time, under the same limits, both meet the same conditions:
@@ -20,7 +20,9 @@ the same command restarts both commands, which resume from their own checkpoints
 
 ``--stage evaluation`` does the same for ``scripts/evaluate.sh``, so that decoding speeds are compared like with
 like too: the output goes to each run's ``evaluate.log``, progress is evaluate.sh's own ``==>`` step lines, and
-the record is ``evaluation_run.json``.
+the record is ``evaluation_run.json``. ``--stage probe`` runs the splitting probe
+(``python -m macaron_fairseq.diagnostics.splitting``) of each run: its output goes to ``splitting.log``, the record
+is ``probe_run.json``.
 """
 
 import argparse
@@ -52,12 +54,15 @@ class Stage:
         if self.verb == "training":
             marker = "| valid | epoch "
             return "valid epoch " + line.split(marker, 1)[1] if marker in line else None
-        return line[len("==> "):] if line.startswith("==> ") else None  # evaluate.sh's steps
+        if self.verb == "evaluating":
+            return line[len("==> "):] if line.startswith("==> ") else None  # evaluate.sh's steps
+        return None  # the probe's lines are its log's
 
 
 STAGES = {
     "training": Stage("training", "train.log", "training_run.json", command_writes_log=True),
     "evaluation": Stage("evaluating", "evaluate.log", "evaluation_run.json", command_writes_log=False),
+    "probe": Stage("probing", "splitting.log", "probe_run.json", command_writes_log=False),
 }
 RECORD_NAME = STAGES["training"].record_name
 EVALUATION_RECORD_NAME = STAGES["evaluation"].record_name
@@ -252,7 +257,8 @@ def parse_args(argv):
     parser.add_argument("--run", nargs=2, action="append", required=True, metavar=("MODEL", "RUN_DIR"),
                         help="one run: its model name and directory (give it once per run)")
     parser.add_argument("--stage", choices=sorted(STAGES), default="training",
-                        help="what the command does: training (train.sh, default) or evaluation (evaluate.sh)")
+                        help="what the command does: training (train.sh, default), evaluation (evaluate.sh) or probe "
+                             "(the splitting probe)")
     parser.add_argument("--label", default="", help="added to each run's name in progress lines, e.g. 'seed 1'")
     devices = parser.add_mutually_exclusive_group()
     devices.add_argument("--cpu", action="store_true", help="split this process's CPU cores equally between runs")

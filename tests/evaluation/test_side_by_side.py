@@ -43,7 +43,9 @@ for step in range(done + 1, steps + 1):
     line = f"| INFO | valid | epoch 001 | valid on 'valid' subset | loss {10 - step} | num_updates {step}"
     print(line, flush=True)
     log.write(line + "\n")
-    open(progress_file, "w").write(str(step))
+    # saved as fairseq saves a checkpoint, whole or not at all: a run stopped mid-write resumes from the last one
+    open(progress_file + ".tmp", "w").write(str(step))
+    os.replace(progress_file + ".tmp", progress_file)
 log.write("done training in 1.0 seconds\n")
 """
 
@@ -191,3 +193,16 @@ def test_evaluation_stage_writes_each_runs_evaluate_log_and_its_own_record(tmp_p
     with pytest.raises(MacaronFairseqError, match=r"^evaluating macaron seed 1 failed \(exit status 1\): "
                                                   r"simulated scoring failure \(see .*macaron-seed1/evaluate.log\)"):
         side_by_side.run_side_by_side(evaluation_runs(), [sys.executable, str(script), "{run_dir}"], label="seed 1")
+
+
+@needs_two_cores
+def test_probe_stage_keeps_its_output_in_each_runs_splitting_log(tmp_path, capsys):
+    script = tmp_path / "fake_probe.py"
+    script.write_text(FAKE_EVALUATION)
+    runs = [side_by_side.Run(run.model, run.run_dir, run.share, side_by_side.STAGES["probe"]) for run in pair(tmp_path)]
+    side_by_side.run_side_by_side(runs, [sys.executable, str(script), "{run_dir}"], label="seed 1")
+    assert not [line for line in capsys.readouterr().out.splitlines() if line.startswith("[compare] macaron")]
+    for model in ("baseline", "macaron"):
+        run_dir = tmp_path / f"{model}-seed1"
+        assert (run_dir / "splitting.log").read_text() == "==> decode test\nfairseq-generate detail\n"
+        assert json.loads((run_dir / "probe_run.json").read_text())["parallel"]
