@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import read_lines, write_atomically, write_json
+from macaron_fairseq.evaluation.machine import machine_description
 from macaron_fairseq.evaluation.record import EvaluationRecord
 from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
 from macaron_fairseq.evaluation.significance import paired_bootstrap
@@ -45,6 +46,11 @@ class Run:
     @property
     def peak_memory_mib(self):
         return (self.sharing or {}).get("peak_rss_mib")
+
+    @property
+    def hardware(self):
+        """The machine it trained on, as its side-by-side record names it (None in records made before they did)."""
+        return (self.sharing or {}).get("hardware")
 
     def hypotheses(self, split):
         return read_lines(os.path.join(self.directory, "eval", f"{split}.hyp.detok"))
@@ -249,35 +255,19 @@ def significance_table(tests):
     return markdown_table(rows)
 
 
-def hardware():
-    """One line naming the hardware and software the runs were measured on (without importing torch)."""
-    import platform
-    import shutil
-    import subprocess
-    from importlib import metadata
-
-    processor = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            processor = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    devices = f"{os.cpu_count()} CPU cores ({processor})"
-    if shutil.which("nvidia-smi"):
-        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                capture_output=True, text=True, check=False).stdout.split("\n")
-        devices += "".join(f", {name.strip()}" for name in listed if name.strip())
-
-    def version(*distributions):
-        for distribution in distributions:
-            try:
-                return metadata.version(distribution)
-            except metadata.PackageNotFoundError:
-                continue
-        return "unknown"
-
-    return (f"{devices}; Python {platform.python_version()}, torch {version('torch')}, "
-            f"fairseq {version('fairseq-fixed', 'fairseq')}")
+def measured_on(runs, here):
+    """Where the runs were measured, as their side-by-side records name it (each run records its own machine, so
+    that a benchmark run in pieces says where each piece ran); ``here``, the report's own machine, is named for
+    runs whose records predate that."""
+    recorded = {run.hardware for model in MODELS for run in runs[model]}
+    if recorded == {None}:
+        return f"hardware not recorded by the runs; this report was written on {here}"
+    if len(recorded) == 1:
+        return recorded.pop()
+    return "; ".join(f"seed {baseline.training.seed} on {baseline.hardware or 'hardware not recorded'}"
+                     + ("" if macaron.hardware == baseline.hardware else
+                        f" (Macaron on {macaron.hardware or 'hardware not recorded'})")
+                     for baseline, macaron in pairs_of(runs))
 
 
 def run_commands(runs):
@@ -373,6 +363,7 @@ def summary_json(setting, runs, splits, tests, command, hardware_line):
             "decode_sentences_per_s": run.scores(splits[0]).sentences_per_second,
             "peak_memory_mib": run.peak_memory_mib,
             "parameters": run.training.parameters,
+            "hardware": run.hardware,
         }
 
     first = runs["baseline"][0].scores(splits[0])
@@ -409,7 +400,7 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
     stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [
         f"# Macaron vs. baseline: {setting}",
-        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {hardware_line}.",
+        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on: {hardware_line}.",
         "## Summary (mean ± standard deviation over runs)",
         summary_table(runs, splits),
         "Macaron / baseline: parameters "
@@ -490,7 +481,7 @@ def main(argv=None):
     plot_path = f"{output_stem(args.output)}-valid-loss.png"
     plot_curves(runs, plot_path)
     tests = bootstrap_tests(runs, splits, references, args.samples)
-    hardware_line = hardware()
+    hardware_line = measured_on(runs, machine_description())
     report = build_report(args.setting, runs, splits, tests, args.command, os.path.basename(plot_path),
                           args.samples, hardware_line, with_targets=args.targets)
     write_report(args.output, report, summary_json(args.setting, runs, splits, tests, args.command, hardware_line),

@@ -18,12 +18,12 @@ import sys
 from macaron_fairseq.evaluation.comparison import (
     MODELS,
     format_number,
-    hardware,
     load_run,
     markdown_table,
     mean_and_spread,
     mean_of,
     mean_ratio,
+    measured_on,
     output_stem,
     overlap,
     pairs_of,
@@ -38,6 +38,7 @@ from macaron_fairseq.evaluation.comparison import (
     write_report,
 )
 from macaron_fairseq.evaluation.lm_evaluation import RESULT_NAME, LanguageModelRecord
+from macaron_fairseq.evaluation.machine import machine_description
 
 MEASURES = {
     "language_modeling": ("fairseq-eval-lm: every token of the split, in the evaluation blocks of the setting's "
@@ -178,7 +179,7 @@ def build_report(setting, task, runs, splits, command, plot_name, hardware_line)
     stopped = sorted({r.training.stopped or "unfinished" for m in MODELS for r in runs[m]})
     sections = [
         f"# Macaron vs. baseline, {TITLES[task]}: {setting}",
-        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on {hardware_line}.",
+        f"Produced by:\n\n```\n{command}\n```\n\nMeasured on: {hardware_line}.",
         "## Summary (mean ± standard deviation over runs)",
         summary_table(runs, splits),
         difference_text(runs, splits),
@@ -208,7 +209,7 @@ def main(argv=None):
     splits = list(runs["baseline"][0].evaluation.splits)
     plot_path = f"{output_stem(args.output)}-valid-loss.png"
     plot_curves(runs, plot_path, loss_label=MEASURES[args.task][1])
-    hardware_line = hardware()
+    hardware_line = measured_on(runs, machine_description())
     report = build_report(args.setting, args.task, runs, splits, args.command, os.path.basename(plot_path),
                           hardware_line)
     write_report(args.output, report, summary_json(args.setting, args.task, runs, splits, args.command,

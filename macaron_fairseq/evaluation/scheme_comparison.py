@@ -23,9 +23,10 @@ from typing import Dict, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.comparison import (
-    Run, format_number, hardware, load_run, markdown_table, mean_and_spread, mean_of, overlap, parse_report_args,
+    Run, format_number, load_run, markdown_table, mean_and_spread, mean_of, overlap, parse_report_args,
     ratio_of, relative, report_parser, write_report,
 )
+from macaron_fairseq.evaluation.machine import machine_description
 from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
 PROBE_NAME = "splitting.json"
@@ -507,7 +508,7 @@ def main(argv=None):
                                       f"(benchmarks/schemes.sh)")
 
     runs = [load_scheme_run(scheme, directory) for scheme, directory in args.run]
-    report, summary = build(args.setting, runs, args.command, hardware())
+    report, summary = build(args.setting, runs, args.command, machine_description())
     write_report(args.output, report, summary)
     return 0
 

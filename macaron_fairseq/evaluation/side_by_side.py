@@ -37,6 +37,7 @@ from typing import List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import write_json
+from macaron_fairseq.evaluation.machine import machine_description
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -208,6 +209,7 @@ def record(run, partner, label):
         "finished": run.finished,
         "exit_status": run.status,
         "peak_rss_mib": run.peak_rss_mib,
+        "hardware": machine_description(),
     })
 
 

@@ -21,6 +21,7 @@ import time
 from typing import Dict, List
 
 from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.evaluation.machine import processor_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,19 +150,12 @@ def table(results: List[WidthResult]):
 
 def describe_device(device):
     import os
-    import platform
 
     import torch
 
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, bf16 autocast"
-    processor = platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            processor = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{len(os.sched_getaffinity(0))} CPU cores ({processor}), {torch.get_num_threads()} threads, fp32"
+    return f"{len(os.sched_getaffinity(0))} CPU cores ({processor_name()}), {torch.get_num_threads()} threads, fp32"
 
 
 def parse_args(argv):

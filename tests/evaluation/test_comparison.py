@@ -145,6 +145,24 @@ def test_a_damaged_side_by_side_record_is_named(tmp_path, refs):
         report_of(tmp_path, refs, [baseline], [macaron])
 
 
+def test_the_report_names_the_hardware_each_pair_recorded(tmp_path):
+    def pair(seed, baseline_machine, macaron_machine=None):
+        record = lambda machine: {**side_by_side_record(0, 0, 1, 900), "hardware": machine}  # noqa: E731
+        return [comparison.load_run(model, make_run(tmp_path, f"{model}-seed{seed}", REFERENCES, 40.0, arch,
+                                                    seed=seed, sharing=record(machine) if machine else None))
+                for model, arch, machine in (("baseline", "transformer", baseline_machine),
+                                             ("macaron", "macaron_transformer", macaron_machine or baseline_machine))]
+
+    def measured_on(*pairs):
+        return comparison.measured_on({"baseline": [p[0] for p in pairs], "macaron": [p[1] for p in pairs]}, "here")
+
+    seed1, seed2, seed3 = pair(1, "Xeon"), pair(2, "EPYC"), pair(3, None)
+    assert measured_on(seed1) == "Xeon"
+    assert measured_on(seed1, seed2, seed3) == "seed 1 on Xeon; seed 2 on EPYC; seed 3 on hardware not recorded"
+    assert measured_on(seed3) == "hardware not recorded by the runs; this report was written on here"
+    assert measured_on(pair(4, "Xeon", "EPYC")) == "seed 4 on Xeon (Macaron on EPYC)"
+
+
 def test_mean_and_spread():
     assert comparison.mean_and_spread([30.0]) == "30.00"
     assert comparison.mean_and_spread([30.0, 32.0]) == "31.00 ± 1.41"

@@ -94,6 +94,7 @@ def test_both_runs_train_at_the_same_time_on_disjoint_equal_cores(script, tmp_pa
         record = json.loads((tmp_path / f"{model}-seed1" / side_by_side.RECORD_NAME).read_text())
         assert record["parallel"] and record["exit_status"] == 0 and record["model"] == model
         assert record["started"] <= record["finished"]
+        assert "CPU cores" in record["hardware"]  # each run names its machine: a benchmark may run in pieces
     records = [json.loads((tmp_path / f"{m}-seed1" / side_by_side.RECORD_NAME).read_text())
                for m in ("baseline", "macaron")]
     # each started before the other finished: their training overlapped
