@@ -391,6 +391,24 @@ def summary_json(setting, runs, splits, tests, command, hardware_line):
     }
 
 
+def stopped_by_the_cap(runs):
+    """For each run that --max-update stopped before --patience did, where its lowest validation loss came: how far
+    from converged the cap left it."""
+    notes = []
+    for model in MODELS:
+        for run in runs[model]:
+            losses = run.training.valid_loss
+            if run.training.stopped != "max-update" or not losses:
+                continue
+            best = min(range(len(losses)), key=lambda i: (losses[i][1], i))  # the first lowest, as fairseq's best
+            since = len(losses) - 1 - best
+            when = "at its last validation" if since == 0 else \
+                f"{since} validation{'s' if since > 1 else ''} before the end"
+            notes.append(f"{model} `{run.name}` reached --max-update ({run.training.updates:,} updates) first: its "
+                         f"lowest validation loss, {losses[best][1]:.3f}, came at update {losses[best][0]:,}, {when}")
+    return "".join(f" {note}." for note in notes)
+
+
 def build_report(setting, runs, splits, tests, command, plot_name, samples, hardware_line, with_targets=False):
     baseline, macaron = runs["baseline"][0], runs["macaron"][0]
 
@@ -409,7 +427,7 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
         f"training peak memory {ratio(lambda r: r.peak_memory_mib)}, "
         f"decoding tokens/s {ratio(lambda r: r.scores(splits[0]).tokens_per_second)}, "
         f"decoding sentences/s {ratio(lambda r: r.scores(splits[0]).sentences_per_second)}. "
-        f"Training stopped by: {', '.join(stopped)}.",
+        f"Training stopped by: {', '.join(stopped)}.{stopped_by_the_cap(runs)}",
         "## Pairs: how each seed's two runs shared the machine, and their cost ratios",
         pairs_table(runs, splits),
         "## Runs",

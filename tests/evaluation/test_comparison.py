@@ -77,7 +77,9 @@ def test_report_has_the_tables_significance_summary_and_plot(tmp_path, refs):
     assert "| training tokens/s, Macaron / baseline | 1.000 | >= 0.97 | yes |" in report
     assert "one after the other (no side-by-side record)" in report
     assert "COMET was not computed" in report
-    assert "Training stopped by: max-update." in report
+    # LOG's two validations: loss 9.5 at update 100, 7.25 at 180
+    assert ("Training stopped by: max-update. baseline `baseline-seed1` reached --max-update (180 updates) first: "
+            "its lowest validation loss, 7.250, came at update 180, at its last validation. macaron") in report
     assert "CPU cores" in report
     plot = tmp_path / "results" / "multi30k-valid-loss.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -172,3 +174,18 @@ def test_mean_and_spread():
 def test_split_scores_round_trip():
     scores = SplitScores(1, 2.0, "s", 3.0, "c", 4.0, "lowercase", True, {"detok": None, "tok": "t"})
     assert SplitScores(**dataclasses.asdict(scores)) == scores
+
+
+def test_a_run_the_cap_stopped_says_how_far_its_best_loss_lay_before_the_end():
+    from types import SimpleNamespace
+
+    from macaron_fairseq.evaluation.training_log import TrainingLog
+
+    def run(name, losses, stopped):
+        return SimpleNamespace(name=name, training=TrainingLog("transformer", 1, losses[-1][0], 1.0, 1.0, losses,
+                                                               stopped=stopped))
+    capped = run("macaron-seed3", [(100, 5.0), (200, 4.1), (300, 4.1), (400, 4.2)], "max-update")
+    converged = run("baseline-seed3", [(100, 5.0), (200, 4.9)], "patience")
+    assert comparison.stopped_by_the_cap({"baseline": [converged], "macaron": [capped]}) == (
+        " macaron `macaron-seed3` reached --max-update (400 updates) first: its lowest validation loss, 4.100, came "
+        "at update 200, 2 validations before the end.")
