@@ -187,6 +187,29 @@ def overlap(first, second):
     return max(0.0, min(end_a, end_b) - max(start_a, start_b)) / joint if joint > 0 else None
 
 
+def wall_minutes(*records):
+    """Minutes from the first record's start to the last one's finish (None without every record)."""
+    if any(not record or record.get("started") is None or record.get("finished") is None for record in records):
+        return None
+    return (max(r["finished"] for r in records) - min(r["started"] for r in records)) / 60
+
+
+def pair_wall_minutes(baseline, macaron):
+    """(training, evaluation) wall minutes of a pair, from its side-by-side records."""
+    return (wall_minutes(baseline.sharing, macaron.sharing), wall_minutes(baseline.decoding, macaron.decoding))
+
+
+def wall_time_text(runs):
+    """The pairs' wall time, training and evaluation, and its sum: what the comparison cost to run."""
+    minutes = [None if None in walls else sum(walls) for walls in (pair_wall_minutes(*p) for p in pairs_of(runs))]
+    if not minutes or None in minutes:
+        return ""
+    total = sum(minutes)
+    hours, rest = divmod(round(total), 60)
+    return (f" Wall time of the pairs, training and evaluation (side-by-side records): "
+            f"{' + '.join(f'{m:.1f}' for m in minutes)} = {total:.1f} min ({hours} h {rest} min).")
+
+
 def sharing_text(baseline, macaron, stage="training"):
     """How the two runs of a pair shared the machine while training (or evaluating), in words."""
     records = [run.sharing if stage == "training" else run.decoding for run in (baseline, macaron)]
@@ -208,13 +231,14 @@ def sharing_text(baseline, macaron, stage="training"):
 
 
 def pairs_table(runs, splits):
-    header = ["seed", "how they trained", "how they decoded", "train tok/s ratio", "decode tok/s ratio",
-              "peak memory ratio"]
+    header = ["seed", "how they trained", "how they decoded", "wall min (training, evaluation)",
+              "train tok/s ratio", "decode tok/s ratio", "peak memory ratio"]
     rows = [header, ["---"] * len(header)]
     for baseline, macaron in pairs_of(runs):
+        walls = ", ".join("n/a" if m is None else f"{m:.1f}" for m in pair_wall_minutes(baseline, macaron))
         rows.append([
             str(baseline.training.seed), sharing_text(baseline, macaron),
-            sharing_text(baseline, macaron, stage="evaluation"),
+            sharing_text(baseline, macaron, stage="evaluation"), walls,
             ratio_text(ratio_of(macaron.training.tokens_per_second, baseline.training.tokens_per_second)),
             ratio_text(ratio_of(macaron.scores(splits[0]).tokens_per_second,
                                baseline.scores(splits[0]).tokens_per_second)),
@@ -380,6 +404,7 @@ def summary_json(setting, runs, splits, tests, command, hardware_line):
                    "overlap": overlap(baseline.sharing, macaron.sharing),
                    "decoding_sharing": sharing_text(baseline, macaron, stage="evaluation"),
                    "decoding_overlap": overlap(baseline.decoding, macaron.decoding),
+                   "wall_minutes": dict(zip(("training", "evaluation"), pair_wall_minutes(baseline, macaron))),
                    "train_tokens_per_s_ratio": ratio_of(macaron.training.tokens_per_second,
                                                       baseline.training.tokens_per_second),
                    "decode_tokens_per_s_ratio": ratio_of(macaron.scores(splits[0]).tokens_per_second,
@@ -427,7 +452,7 @@ def build_report(setting, runs, splits, tests, command, plot_name, samples, hard
         f"training peak memory {ratio(lambda r: r.peak_memory_mib)}, "
         f"decoding tokens/s {ratio(lambda r: r.scores(splits[0]).tokens_per_second)}, "
         f"decoding sentences/s {ratio(lambda r: r.scores(splits[0]).sentences_per_second)}. "
-        f"Training stopped by: {', '.join(stopped)}.{stopped_by_the_cap(runs)}",
+        f"Training stopped by: {', '.join(stopped)}.{stopped_by_the_cap(runs)}{wall_time_text(runs)}",
         "## Pairs: how each seed's two runs shared the machine, and their cost ratios",
         pairs_table(runs, splits),
         "## Runs",

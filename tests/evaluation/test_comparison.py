@@ -122,6 +122,21 @@ def test_pairs_pooled_bootstrap_and_how_the_runs_shared_the_machine(tmp_path, re
     assert [pair["decode_tokens_per_s_ratio"] for pair in summary["pairs"]] == [0.75, 0.75]
     assert [b["pair"] for b in summary["bootstrap"]] == [
         "baseline-seed1 / macaron-seed1", "baseline-seed2 / macaron-seed2", "pooled over 2 seeds"]
+    # trained 0-10 s and decoded 20-30 s: 10 s each; the second pair has no evaluation record
+    assert "| 0.2, 0.2 |" in report and "| 0.2, n/a |" in report
+    assert summary["pairs"][0]["wall_minutes"] == {"training": 10 / 60, "evaluation": 10 / 60}
+    assert "Wall time of the pairs" not in report  # not every pair has both records
+
+
+def test_the_pairs_wall_time_adds_up_what_the_comparison_cost(tmp_path):
+    def run(seed, started, trained, evaluated):
+        record = lambda start, end: {"started": start, "finished": end}  # noqa: E731
+        return comparison.Run("baseline", str(tmp_path / f"run{seed}"), None, None, record(started, trained),
+                              record(trained, evaluated))
+    pairs = {"baseline": [run(1, 0, 3000, 3060), run(2, 4000, 7600, 7630)],
+             "macaron": [run(1, 0, 3120, 3060), run(2, 4000, 7500, 7620)]}
+    assert comparison.wall_time_text(pairs) == (
+        " Wall time of the pairs, training and evaluation (side-by-side records): 53.0 + 62.2 = 115.2 min (1 h 55 min).")
 
 
 def test_unpaired_runs_are_refused(tmp_path, refs):
