@@ -233,6 +233,9 @@ def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_don
                                 "--bpe-size", 60, "--lowercase", "--out", out, "--work-dir", out.parent / "work"]],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
         start_new_session=True,  # its own process group, which Ctrl-C at a terminal signals as a whole
+        # as from a terminal: a shell started in the background without job control ignores SIGINT, and a bash
+        # that starts with SIGINT ignored cannot trap it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in process.stdout:
         if step in line:
