@@ -206,8 +206,11 @@ def wall_time_text(runs):
         return ""
     total = sum(minutes)
     hours, rest = divmod(round(total), 60)
-    return (f" Wall time of the pairs, training and evaluation (side-by-side records): "
-            f"{' + '.join(f'{m:.1f}' for m in minutes)} = {total:.1f} min ({hours} h {rest} min).")
+    text = f"{' + '.join(f'{m:.1f}' for m in minutes)} = {total:.1f} min" if len(minutes) > 1 else f"{total:.1f} min"
+    if hours:
+        text += f" ({hours} h {rest} min)"
+    pairs = "the pairs" if len(minutes) > 1 else "the pair"
+    return f" Wall time of {pairs}, training and evaluation (side-by-side records): {text}."
 
 
 def sharing_text(baseline, macaron, stage="training"):
@@ -423,8 +426,8 @@ def stopped_by_the_cap(runs):
     for model in MODELS:
         for run in runs[model]:
             losses = run.training.valid_loss
-            if run.training.stopped != "max-update" or not losses:
-                continue
+            if run.training.stopped != "max-update" or not losses or (run.training.patience or 0) <= 0:
+                continue  # without --patience, the cap is where the run was meant to stop
             best = min(range(len(losses)), key=lambda i: (losses[i][1], i))  # the first lowest, as fairseq's best
             since = len(losses) - 1 - best
             when = "at its last validation" if since == 0 else \

@@ -21,6 +21,7 @@ _EPOCH_TRAIN = re.compile(r"\| train \| epoch (\d+) \| (.*)$")
 _VALID = re.compile(r"\| valid \| epoch \d+ \| valid on '[^']*' subset \| (.*)$")
 _FIELD = re.compile(r"(\w+) ([-\d.e+]+)")
 _SEED = re.compile(r"(?:'seed': |\bseed=)(\d+)")
+_PATIENCE = re.compile(r"(?:'patience': |\bpatience=)(-?\d+)")
 _EARLY_STOP = "early stop since valid performance hasn't improved"
 _DONE = "done training in "
 
@@ -42,6 +43,7 @@ class TrainingLog:
     # why training ended: "patience" (--patience validations without a better loss), "max-update", or None while
     # the run has not finished
     stopped: Optional[str] = None
+    patience: Optional[int] = None  # --patience, where the log's configuration line names it (-1: none)
 
     @property
     def tokens_per_second(self) -> Optional[float]:
@@ -49,7 +51,7 @@ class TrainingLog:
 
 
 def parse_training_log(text) -> TrainingLog:
-    architecture = parameters = seed = None
+    architecture = parameters = seed = patience = None
     early_stop = done = False
     train_epochs: Dict[int, dict] = {}
     # keyed by update count: with --validate-interval-updates an epoch validates several times
@@ -58,6 +60,8 @@ def parse_training_log(text) -> TrainingLog:
     for line in text.splitlines():
         if seed is None and (found := _SEED.search(line)):
             seed = int(found.group(1))
+        if patience is None and (found := _PATIENCE.search(line)):
+            patience = int(found.group(1))
         if parameters is None and (found := _PARAMS.search(line)):
             parameters = int(found.group(1).replace(",", ""))
         elif architecture is None and (found := _ARCH.search(line)):
@@ -86,7 +90,8 @@ def parse_training_log(text) -> TrainingLog:
         train_seconds += stats["train_wall"]
     stopped = ("patience" if early_stop else "max-update") if done else None
     return TrainingLog(architecture, parameters, updates, train_seconds, target_tokens,
-                       sorted(valid_by_update.items()), sorted(bleu_by_update.items()), seed, stopped)
+                       sorted(valid_by_update.items()), sorted(bleu_by_update.items()), seed, stopped,
+                       patience)
 
 
 def read_training_log(path) -> TrainingLog:

@@ -77,9 +77,8 @@ def test_report_has_the_tables_significance_summary_and_plot(tmp_path, refs):
     assert "| training tokens/s, Macaron / baseline | 1.000 | >= 0.97 | yes |" in report
     assert "one after the other (no side-by-side record)" in report
     assert "COMET was not computed" in report
-    # LOG's two validations: loss 9.5 at update 100, 7.25 at 180
-    assert ("Training stopped by: max-update. baseline `baseline-seed1` reached --max-update (180 updates) first: "
-            "its lowest validation loss, 7.250, came at update 180, at its last validation. macaron") in report
+    # trained without --patience: the cap is where they were meant to stop, and nothing more is said
+    assert "Training stopped by: max-update.\n" in report
     assert "CPU cores" in report
     plot = tmp_path / "results" / "multi30k-valid-loss.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -135,8 +134,11 @@ def test_the_pairs_wall_time_adds_up_what_the_comparison_cost(tmp_path):
                               record(trained, evaluated))
     pairs = {"baseline": [run(1, 0, 3000, 3060), run(2, 4000, 7600, 7630)],
              "macaron": [run(1, 0, 3120, 3060), run(2, 4000, 7500, 7620)]}
-    assert comparison.wall_time_text(pairs) == (
-        " Wall time of the pairs, training and evaluation (side-by-side records): 53.0 + 62.2 = 115.2 min (1 h 55 min).")
+    assert comparison.wall_time_text(pairs) == (" Wall time of the pairs, training and evaluation (side-by-side "
+                                                "records): 53.0 + 62.2 = 115.2 min (1 h 55 min).")
+    one = {model: runs[:1] for model, runs in pairs.items()}
+    assert comparison.wall_time_text(one) == (" Wall time of the pair, training and evaluation (side-by-side "
+                                              "records): 53.0 min.")
 
 
 def test_unpaired_runs_are_refused(tmp_path, refs):
@@ -196,11 +198,12 @@ def test_a_run_the_cap_stopped_says_how_far_its_best_loss_lay_before_the_end():
 
     from macaron_fairseq.evaluation.training_log import TrainingLog
 
-    def run(name, losses, stopped):
+    def run(name, losses, stopped, patience=5):
         return SimpleNamespace(name=name, training=TrainingLog("transformer", 1, losses[-1][0], 1.0, 1.0, losses,
-                                                               stopped=stopped))
+                                                               stopped=stopped, patience=patience))
     capped = run("macaron-seed3", [(100, 5.0), (200, 4.1), (300, 4.1), (400, 4.2)], "max-update")
     converged = run("baseline-seed3", [(100, 5.0), (200, 4.9)], "patience")
-    assert comparison.stopped_by_the_cap({"baseline": [converged], "macaron": [capped]}) == (
+    uncapped = run("macaron-seed4", [(100, 5.0)], "max-update", patience=-1)  # no --patience: the cap is the plan
+    assert comparison.stopped_by_the_cap({"baseline": [converged], "macaron": [capped, uncapped]}) == (
         " macaron `macaron-seed3` reached --max-update (400 updates) first: its lowest validation loss, 4.100, came "
         "at update 200, 2 validations before the end.")

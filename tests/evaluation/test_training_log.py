@@ -51,6 +51,12 @@ def test_why_training_stopped_the_seed_and_validation_bleu():
     assert parse_training_log(unfinished).stopped is None
 
 
+def test_the_patience_it_trained_with():
+    assert parse_training_log(LOG).patience is None  # not in its configuration line
+    assert parse_training_log(LOG.replace("seed=1)", "seed=1, patience=5)")).patience == 5
+    assert parse_training_log("| INFO | fairseq_cli.train | {'_name': None, 'patience': -1, 'seed': 2}").patience == -1
+
+
 def test_an_empty_log_has_no_throughput():
     log = parse_training_log("")
     assert log.parameters is None and log.updates == 0 and log.tokens_per_second is None
