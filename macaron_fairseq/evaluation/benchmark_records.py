@@ -16,6 +16,7 @@ from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.comparison import REPOSITORY
 from macaron_fairseq.evaluation.files import write_atomically
 from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
+from macaron_fairseq.evaluation.training_log import read_training_log
 
 EVALUATIONS = ("eval/result.json", "eval/lm_result.json")
 """A translation run's evaluation record, or a language model's: one of them makes a run evaluated."""
@@ -27,13 +28,10 @@ evaluating, its evaluation and the detokenized hypotheses the paired bootstrap r
 
 
 def is_finished(run_dir):
-    """Trained to its end (fairseq's last line, "done training", in train.log) and evaluated."""
+    """Trained to its end (its train.log says why it stopped) and evaluated."""
     log = os.path.join(run_dir, "train.log")
-    if not os.path.isfile(log):
-        return False
-    with open(log, encoding="utf-8", errors="replace") as f:
-        finished = "done training" in f.read()[-4000:]
-    return finished and any(os.path.isfile(os.path.join(run_dir, name)) for name in EVALUATIONS)
+    return (os.path.isfile(log) and read_training_log(log).stopped is not None
+            and any(os.path.isfile(os.path.join(run_dir, name)) for name in EVALUATIONS))
 
 
 def record_files(run_dir):

@@ -489,6 +489,7 @@ def report_parser(description, pairs=True):
 
 
 def parse_report_args(parser, argv):
+    """The parsed options, the runs checked to pair up, and the output's folder made (plots go there first)."""
     args = parser.parse_args(argv)
     if hasattr(args, "baseline") and len(args.baseline) != len(args.macaron):
         parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")

@@ -134,10 +134,6 @@ def share_text(record):
 # ---- numbers ----
 
 
-
-
-
-
 def ranks(values):
     """Ranks from 1, ties given the mean of the ranks they span."""
     order = sorted(range(len(values)), key=lambda i: values[i])
@@ -408,8 +404,8 @@ def build(setting, runs: List[SchemeRun], command, hardware_line):
     stopped = sorted({r.run.training.stopped or "unfinished" for r in runs})
     alone = [r.name for r in runs if id(r) not in partner_of]
 
-    ratio_text = "; ".join(
-        f"`{a}` / `{b}` {mean_and_spread(values, 3)}" for (a, b), values in ratios.items()) or "no pair trained side by side"
+    ratio_text = "; ".join(f"`{a}` / `{b}` {mean_and_spread(values, 3)}" for (a, b), values in ratios.items()) \
+        or "no pair trained side by side"
     correlation_rows = [["split", "runs", "Spearman's rho (splitting error, sacreBLEU)", "permutation p"],
                         ["---"] * 4]
     for c in correlations:

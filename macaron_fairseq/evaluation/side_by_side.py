@@ -33,13 +33,24 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.evaluation.files import write_json
 from macaron_fairseq.evaluation.machine import machine_description
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def validation_line(line):
+    """fairseq-train's validation summary, shortened, or None for any other line."""
+    marker = "| valid | epoch "
+    return "valid epoch " + line.split(marker, 1)[1] if marker in line else None
+
+
+def evaluation_step(line):
+    """One of evaluate.sh's ``==>`` step lines, or None for any other line."""
+    return line[len("==> "):] if line.startswith("==> ") else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,20 +61,15 @@ class Stage:
     log_name: str
     record_name: str
     command_writes_log: bool  # train.sh tees its own train.log; evaluate.sh's output is written here
-
-    def progress(self, line):
-        if self.verb == "training":
-            marker = "| valid | epoch "
-            return "valid epoch " + line.split(marker, 1)[1] if marker in line else None
-        if self.verb == "evaluating":
-            return line[len("==> "):] if line.startswith("==> ") else None  # evaluate.sh's steps
-        return None  # the probe's lines are its log's
+    progress: Callable[[str], Optional[str]] = lambda line: None  # the line to show, or None
 
 
 STAGES = {
-    "training": Stage("training", "train.log", "training_run.json", command_writes_log=True),
-    "evaluation": Stage("evaluating", "evaluate.log", "evaluation_run.json", command_writes_log=False),
-    "probe": Stage("probing", "splitting.log", "probe_run.json", command_writes_log=False),
+    "training": Stage("training", "train.log", "training_run.json", command_writes_log=True,
+                      progress=validation_line),
+    "evaluation": Stage("evaluating", "evaluate.log", "evaluation_run.json", command_writes_log=False,
+                        progress=evaluation_step),
+    "probe": Stage("probing", "splitting.log", "probe_run.json", command_writes_log=False),  # progress: its log
 }
 RECORD_NAME = STAGES["training"].record_name
 EVALUATION_RECORD_NAME = STAGES["evaluation"].record_name
@@ -136,11 +142,6 @@ def command_of(template, run):
     return [part.replace("{model}", run.model).replace("{run_dir}", run.run_dir) for part in template]
 
 
-def validation_line(line):
-    """fairseq-train's validation summary, shortened, or None for any other line."""
-    return STAGES["training"].progress(line)
-
-
 def forward_output(run, name, stream):
     log = None if run.stage.command_writes_log else open(run.log, "w", encoding="utf-8")
     try:
@@ -198,7 +199,7 @@ def stop(run, grace_seconds=10):
             time.sleep(0.1)
 
 
-def record(run, partner, label):
+def record(run, partner, label, machine):
     write_json(os.path.join(run.run_dir, run.stage.record_name), {
         "model": run.model,
         "label": label,
@@ -209,7 +210,7 @@ def record(run, partner, label):
         "finished": run.finished,
         "exit_status": run.status,
         "peak_rss_mib": run.peak_rss_mib,
-        "hardware": machine_description(),
+        "hardware": machine,
     })
 
 
@@ -239,9 +240,10 @@ def run_side_by_side(runs: List[Run], template, label=""):
             if run.status is None:
                 stop(run)
         raise
+    machine = machine_description()
     for run in runs:
         partner = next((other for other in runs if other is not run), None)
-        record(run, partner, label)
+        record(run, partner, label, machine)
     if failed is not None:
         where = f"see {failed.log}" if os.path.exists(failed.log) else "it wrote no log"
         if failed.last_error:
