@@ -8,8 +8,9 @@
 # scripts/settings.sh), seeds 1, 2 and 3: the widest and deepest pair whose three seeds converge in about 2.5 hours
 # on 2 CPU cores (the next size, d 256 with 3+3 layers, takes 2.5 times as long per step). Each run stops when 5
 # validations in a row (every 100 updates) bring no lower validation loss (fairseq's --patience), or at 4,000
-# updates (16 epochs), whichever comes first; the report says which. On the CPU each seed's baseline and Macaron run train at the same time, each pinned to half
-# of the cores with that many threads, so that their speed ratio compares like with like. Reports sacreBLEU,
+# updates (16 epochs), whichever comes first; the report says which. On the CPU each seed's baseline and Macaron
+# run train at the same time, each pinned to half of the cores with that many threads, so that their speed ratio
+# compares like with like. Reports sacreBLEU,
 # chrF and tokenized BLEU on test_2016_flickr (test) and test_2017_flickr (test1) per seed and mean, paired
 # bootstrap per seed and pooled, validation loss and BLEU against updates, training tokens/s, decoding tokens/s
 # and sentences/s (beam 5), peak memory. Writes results/multi30k-benchmark.md, .json and the plot.
