@@ -86,14 +86,6 @@ done
 [[ "$BPE_CHARACTER_COVERAGE" =~ ^(0\.9[89][0-9]*|1(\.0*)?)$ ]] \
   || usage_error "--bpe-character-coverage must be a number from 0.98 to 1, got '$BPE_CHARACTER_COVERAGE'"
 
-NAME="$(basename "$OUT")"
-prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
-mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"
-# Two runs with one output (even with different work folders) would overwrite each other's result.
-hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
-TOK_STAGE="$WORK/tok"
-BPE_STAGE="$WORK/bpe"
-
 SPLITS=(train)
 [[ -n "$VALID_EVERY" ]] && SPLITS+=(valid)
 for split in valid test test1; do [[ -n "${PREFIX[$split]:-}" ]] && SPLITS+=("$split"); done
@@ -115,6 +107,15 @@ for split in "${GIVEN[@]}"; do
   [[ -n "${SOURCE[$split]:-}" ]] || die "--$split $prefix: there is no $prefix.$SRC and $prefix.$TGT" \
     "(nor $prefix.$SRC.gz and $prefix.$TGT.gz): give the prefix of the two files of the split"
 done
+OUT_INPUTS=("${INPUTS[@]}")
+
+NAME="$(basename "$OUT")"
+prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
+mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"
+# Two runs with one output (even with different work folders) would overwrite each other's result.
+hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
+TOK_STAGE="$WORK/tok"
+BPE_STAGE="$WORK/bpe"
 
 EVAL_MOSES_FLAGS=("${MOSES_FLAGS[@]}")
 [[ $EVAL_STRAIGHT -eq 1 ]] && EVAL_MOSES_FLAGS+=(--straight-apostrophes)

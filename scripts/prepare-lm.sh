@@ -84,6 +84,7 @@ else
   done
 fi
 
+OUT_INPUTS=("${FILE[@]}")
 NAME="$(basename "$OUT")"
 prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
 mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"

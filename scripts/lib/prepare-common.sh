@@ -59,12 +59,14 @@ hold_lock() {
   done
 }
 
-# prepare_init WORK_DIR: the exit trap, the Python environment, the work folder (made absolute, as WORK) and its lock.
+# prepare_init WORK_DIR: the exit trap, the Python environment, the check of $OUT, the work folder (made absolute, as
+# WORK) and its lock.
 prepare_init() {
   WORKERS="$(nproc)"
   trap on_exit EXIT
   trap on_interrupt INT TERM
   find_python
+  check_out_replaceable "$1" "${OUT_INPUTS[@]}"
   mkdir -p "$1" || die "cannot make the work folder $1: pass a --work-dir you can write"
   WORK="$(cd "$1" && pwd)"
   hold_lock "$WORK/.lock" 9 "$WORK"
@@ -109,6 +111,16 @@ python_step() {
     exit "$status"
   fi
   return "$status"
+}
+
+# check_out_replaceable WORK_DIR [INPUT...]: refuses an $OUT that is not an earlier result of these scripts (so
+# publish_result would delete a user's files), or that holds the work folder or an input, before any work.
+# prepare_init runs it with the input files the caller has put in OUT_INPUTS.
+OUT_INPUTS=()
+check_out_replaceable() {
+  local work_dir="$1"
+  shift
+  python_step "$PY" -m macaron_fairseq.data.output_folder "$OUT" --work-dir "$work_dir" --inputs "$@"
 }
 
 # fingerprint FILE...: names, sizes and modification times of the files, as one number.

@@ -285,3 +285,43 @@ def test_an_out_inside_a_file_is_one_line(tmp_path):
 def test_usage_errors_exit_2(tmp_path, args, message):
     result = run(["bash", SCRIPTS / "prepare-corpus.sh", *args], cwd=tmp_path, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_an_out_holding_a_users_files_is_refused_and_they_are_kept(prepared, tmp_path):
+    _, prefixes, _, _ = prepared
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.txt").write_text("three years\n")
+    result = prepare_corpus(prefixes, out, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"error: --out {out} holds files that a prepared result does not (thesis.txt), and replacing it would delete "
+        f"them: give an empty or new folder, or move them out first")
+    assert (out / "thesis.txt").read_text() == "three years\n"
+    assert sorted(path.name for path in out.iterdir()) == ["thesis.txt"]
+    assert not (tmp_path / "work").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("out_given", ["the raw folder", "."])
+def test_an_out_holding_the_raw_corpus_is_refused_and_it_is_kept(tmp_path, out_given):
+    prefixes = write_raw(tmp_path / "raw")
+    before = {path.name: path.read_bytes() for path in (tmp_path / "raw").iterdir()}
+    out = tmp_path / "raw" if out_given == "the raw folder" else "."
+    splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
+    result = run(["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits, "--bpe-size", 60,
+                  "--out", out, "--work-dir", tmp_path / "work"], cwd=tmp_path / "raw", env=ENV, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"error: --out {tmp_path / 'raw'} holds the input "
+                                                     f"{prefixes['train']}.xx"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert {path.name: path.read_bytes() for path in (tmp_path / "raw").iterdir()} == before
+
+
+def test_an_earlier_result_is_still_replaced(prepared, tmp_path):
+    _, prefixes, out, _ = prepared
+    copy = tmp_path / "data-bin" / out.name
+    shutil.copytree(out, copy)
+    (copy / ".prepared").write_text("an older key\n")  # as if built from other inputs: rebuilt
+    shutil.copytree(out.parent / "work", tmp_path / "data-bin" / "work")
+    prepare_corpus(prefixes, copy)
+    assert (copy / ".prepared").read_text() == (out / ".prepared").read_text()

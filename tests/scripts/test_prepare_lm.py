@@ -113,3 +113,18 @@ def test_without_multi30k_it_says_where_it_looked(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == (f"error: no Multi30k text at {tmp_path}/none/train.en.gz: set MULTI30K_RAW_DIR "
                                      "to the folder of Multi30k task 1's raw .gz files, or pass --text PREFIX")
+
+
+def test_an_out_holding_a_users_files_is_refused_and_they_are_kept(tmp_path):
+    write_text(tmp_path / "raw" / "text", {split: english(count, seed) for seed, (split, count) in enumerate(SIZES.items())})
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.txt").write_text("three years\n")
+    result = run(["bash", PREPARE_LM, "--text", tmp_path / "raw" / "text", "--bpe-size", 60, "--out", out,
+                  "--work-dir", tmp_path / "work"], env=ENV, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"error: --out {out} holds files that a prepared result does not (thesis.txt), and replacing it would delete "
+        f"them: give an empty or new folder, or move them out first")
+    assert sorted(path.name for path in out.iterdir()) == ["thesis.txt"]
+    assert not (tmp_path / "work").exists()
