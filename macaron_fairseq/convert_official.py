@@ -1,7 +1,7 @@
 """Command line: ``python -m macaron_fairseq.convert_official IN.pt OUT.pt``.
 
 Converts a checkpoint released by Macaron Net's authors (their fairseq v0.6 fork) into one that
-``fairseq-generate --user-dir macaron_fairseq --path OUT.pt`` loads. See "The authors' released models" in README.md.
+``fairseq-generate --user-dir macaron_fairseq --path OUT.pt`` loads. See docs/official-checkpoints.md.
 """
 
 import argparse

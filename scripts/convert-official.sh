@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Converts a checkpoint released by Macaron Net's authors (their fairseq v0.6 fork) into one that
-# fairseq-generate --user-dir macaron_fairseq loads. See "The authors' released models" in README.md.
+# fairseq-generate --user-dir macaron_fairseq loads. See docs/official-checkpoints.md.
 #
 #   scripts/convert-official.sh IN.pt OUT.pt
 #

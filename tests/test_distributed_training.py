@@ -1,6 +1,7 @@
 """fairseq's own distributed data-parallel training of a Macaron model: two CPU processes (gloo), each with half of
 every update's batches, train the model that one process trains with all of them; and a two-process run
-resumes from its checkpoint, which rank 0 loads and broadcasts to rank 1 (GUIDE section 5)."""
+resumes from its checkpoint, which rank 0 loads and broadcasts to rank 1 (the _broadcast_object_slow entry of
+fairseq_fixes.FIXES)."""
 
 import os
 import socket

@@ -1,7 +1,7 @@
 """Converting the authors' checkpoints (their fairseq v0.6 fork) for the plugin.
 
 Their released files cannot be fetched here, so the tests write checkpoints in their format from a small reference
-of their model, written from the layer equations and their key names (GUIDE section 3):
+of their model, written from the layer equations and their key names (docs/official-checkpoints.md):
 
     encoder layer:  x + 0.5*FFN_macaron(x) -> x + SelfAttn(x) -> x + 0.5*FFN(x)
                     LayerNorms in layer_norms.0 (attention), .1 (FFN), .2 (Macaron FFN)

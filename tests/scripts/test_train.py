@@ -10,7 +10,7 @@ from conftest import REPO_ROOT, run
 
 TRAIN_SH = REPO_ROOT / "scripts" / "train.sh"
 
-# The authors' recipe (GUIDE section 3): arch pair, lr, warmup, tokens per update, dropout, weight decay.
+# The authors' recipe (docs/paper-on-gpus.md): arch pair, lr, warmup, tokens per update, dropout, weight decay.
 RECIPE = {
     "iwslt14": dict(baseline="transformer_iwslt_de_en", macaron="macaron_transformer_iwslt_de_en", lr="1.5e-3",
                     warmup="8000", tokens_per_update=4096, dropout="0.3", weight_decay="1e-4", src="de", tgt="en"),
