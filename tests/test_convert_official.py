@@ -1,8 +1,8 @@
 """The converter's command line: ``python -m macaron_fairseq.convert_official`` and scripts/convert-official.sh.
 
-A checkpoint in the authors' format (fairseq v0.6 fork), written here from their key list (docs/official-checkpoints.md) with
-random weights, converts, and fairseq-generate translates the toy test set with it; bad inputs are refused with one
-``error:`` line and no output file.
+A checkpoint in the authors' format (fairseq v0.6 fork), written here from their key list
+(docs/official-checkpoints.md) with random weights, converts, and fairseq-generate translates the toy test set with
+it; bad inputs are refused with one ``error:`` line and no output file.
 """
 
 import argparse

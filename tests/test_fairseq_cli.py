@@ -39,7 +39,7 @@ def test_train_then_generate_translates_every_test_sentence(toy_data_bin, traine
         "--gen-subset", "test", "--beam", 2, "--cpu", "--max-tokens", 1000,
     ))
     output = result.stdout + result.stderr
-    # 13 test sentences: fairseq alone would skip the last, partial batch (the batch_by_size entry of fairseq_fixes.FIXES)
+    # 13 test sentences: fairseq alone would skip the last, partial batch (fairseq_fixes.FIXES, batch_by_size)
     assert re.search(r"Translated 13 sentences", output), output[-2000:]
     assert len(re.findall(r"^H-\d+\t", result.stdout, flags=re.MULTILINE)) == 13
     assert "BLEU4 = " in output

@@ -1,4 +1,5 @@
-"""fairseq's batch_by_size, with the plugin loaded, keeps every index (the batch_by_size entry of fairseq_fixes.FIXES)."""
+"""fairseq's batch_by_size, with the plugin loaded, keeps every index (the batch_by_size entry of
+fairseq_fixes.FIXES)."""
 
 import numpy as np
 import pytest
