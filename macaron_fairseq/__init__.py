@@ -1,31 +1,40 @@
 """Macaron Net (Lu et al. 2019) for fairseq: ``fairseq-train --user-dir macaron_fairseq --arch macaron_transformer ...``.
 
-Loaded by fairseq, the package does two things: it registers the models and their architectures
-(:mod:`macaron_fairseq.models`), and it applies the plugin's fixes to fairseq and torch
-(:mod:`macaron_fairseq.fairseq_fixes` lists them). Both need fairseq, whose import takes seconds, so they happen
-only when fairseq is already imported, as it is when ``--user-dir`` imports this package. The tools that need no
-fairseq (corpus preparation, BLEU, reports: ``python -m macaron_fairseq.evaluation.bleu``) then start without it;
-of the fixes they get only the one that needs no fairseq, errors printed as one line. Code that imports this
-package before fairseq and then uses fairseq with the plugin calls :func:`register` (a second call does nothing).
+The package is the plugin alone: the models and their architectures (:mod:`macaron_fairseq.models`), the layers
+(:mod:`macaron_fairseq.modules`), and the plugin's fixes to fairseq (:mod:`macaron_fairseq.fairseq_fixes`), among
+them safe checkpoint loading (:mod:`macaron_fairseq.checkpoint`). The tools that prepare data, run experiments and
+write reports live apart, in ``macaron_tools``, and import it.
 
-Why not a sibling package holding the light tools: ``--user-dir`` must keep naming this folder, so the tools would
-have to move out of it, and every ``python -m macaron_fairseq.<tool>`` command with them.
+Importing the package changes nothing by itself, and imports neither fairseq nor torch. The plugin registers with
+fairseq when fairseq loads it (``--user-dir``, ``fairseq.utils.import_user_module``), when it is imported after
+fairseq (as any plugin registers with the toolkit that is already there), or when :func:`register` is called.
 """
 
+import os
 import sys
-
-from macaron_fairseq import fairseq_fixes
 
 
 def register():
-    """Registers the models with fairseq and applies the fixes (importing fairseq); idempotent."""
+    """Registers the models with fairseq and applies the fixes to it (importing fairseq); idempotent.
+
+    Inside one of fairseq's own commands (``fairseq-train ...``) the plugin's errors, and fairseq's refusals of a
+    command line, are printed as one ``error:`` line as well; in any other process the exception hook is left alone.
+    """
     # Python imports each module once, so each model registers once, whoever imports it first: this function, or
     # fairseq's --user-dir loader, which imports every module of models/ after this package.
-    from macaron_fairseq import models  # noqa: F401
+    from macaron_fairseq import fairseq_fixes, models  # noqa: F401
 
     fairseq_fixes.apply_fixes()
+    if running_a_fairseq_command():
+        fairseq_fixes.ONE_LINE_ERRORS.apply()
 
 
-fairseq_fixes.ONE_LINE_ERRORS.apply()  # for this package's own commands as well, which need no fairseq
+def running_a_fairseq_command():
+    """Whether this process is one of fairseq's console scripts (``fairseq-train``) or ``python -m fairseq_cli.*``."""
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return (getattr(main_spec, "name", "") or "").startswith("fairseq_cli.") or \
+        os.path.basename(sys.argv[0] if sys.argv else "").startswith("fairseq-")
+
+
 if "fairseq" in sys.modules:
     register()

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from macaron_fairseq.conversion.official import convert_official_checkpoint
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 
 def main(argv=None):
@@ -42,4 +42,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

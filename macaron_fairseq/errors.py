@@ -2,8 +2,9 @@
 
 Errors of this project name the problem and the fix in their message. When one reaches the top of a fairseq
 command (``fairseq-generate --user-dir macaron_fairseq ...``), it is printed as a single ``error:`` line and the
-command exits with status 1, instead of a traceback through fairseq's internals (the hook is installed with the
-other fixes, in :mod:`macaron_fairseq.fairseq_fixes`). So are fairseq's own refusals of a command line
+command exits with status 1, instead of a traceback through fairseq's internals. The hook is installed by the
+commands only: fairseq's, when they load the plugin (:func:`macaron_fairseq.register`), and the tools', through
+:func:`run_command`; a program that imports the plugin keeps its own. So are fairseq's own refusals of a command line
 (:data:`FAIRSEQ_REFUSALS`), whose messages name the option, followed by where the options are listed.
 """
 
@@ -58,3 +59,11 @@ def print_one_line(excepthook):
         excepthook(exc_type, exc, tb)
 
     return excepthook_printing_one_line
+
+
+def run_command(main):
+    """Runs a command's ``main()`` and exits with what it returns, its errors printed as one line (see above)."""
+    from macaron_fairseq import fairseq_fixes
+
+    fairseq_fixes.ONE_LINE_ERRORS.apply()
+    sys.exit(main())

@@ -8,6 +8,9 @@ every patched function up by its module (or class) attribute when they call it, 
 
 Targets and wrappers are named by their dotted paths and imported when applied, so that importing this module
 imports neither fairseq nor torch: :data:`ONE_LINE_ERRORS` serves the tools that need neither.
+
+:data:`ONE_LINE_ERRORS` stands apart from :data:`FIXES`: it changes the process, not fairseq, so it is applied only
+in a process that is a command.
 """
 
 import dataclasses
@@ -113,10 +116,11 @@ ONE_LINE_ERRORS = Wrap(
     works_around="Python prints any exception that reaches the top of a program as a traceback; fairseq's console "
                  "scripts catch none, and check many options with assert",
 )
-"""The one fix that needs no fairseq: the package applies it whenever it is imported."""
+"""The one change to the process rather than to fairseq: applied only where the process is a command, one of
+fairseq's (:func:`macaron_fairseq.register`) or one of the tools' (:func:`macaron_fairseq.errors.run_command`);
+never in a notebook or program that merely imports the plugin."""
 
 FIXES = (
-    ONE_LINE_ERRORS,
     AllowForWeightsOnlyLoads(
         "macaron_fairseq.checkpoint.safe_load.FAIRSEQ_CHECKPOINT_TYPES",
         fixes="every checkpoint fairseq saved fails to load (Unsupported global: GLOBAL argparse.Namespace)",

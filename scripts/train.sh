@@ -228,12 +228,7 @@ fi
 # saved_architecture CHECKPOINT: the --arch a checkpoint was trained with, read weights-only (one error line
 # when it cannot be read).
 saved_architecture() {
-  python -c '
-import sys
-from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
-state = load_checkpoint_file(sys.argv[1])
-print(state["args"].arch if state.get("args") is not None else state["cfg"]["model"].arch)
-' "$1" || { DIED=1; exit 1; }
+  python -m macaron_fairseq.checkpoint.saved_architecture "$1" || { DIED=1; exit 1; }
 }
 
 require_fairseq

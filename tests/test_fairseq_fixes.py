@@ -108,21 +108,6 @@ def test_tools_start_without_torch_or_fairseq(module):
     assert heavy_imports_of(module) == []
 
 
-RAISES_WITHOUT_FAIRSEQ = """
-import sys
-import macaron_fairseq
-from macaron_fairseq.errors import MacaronFairseqError
-print(sorted(name for name in ("torch", "fairseq") if name in sys.modules))
-raise MacaronFairseqError("the input is bad: fix it")
-"""
-
-
-def test_importing_the_package_alone_prints_its_errors_in_one_line_without_fairseq():
-    result = subprocess.run([sys.executable, "-c", RAISES_WITHOUT_FAIRSEQ], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert (result.returncode, result.stdout, result.stderr) == (1, "[]\n", "error: the input is bad: fix it\n")
-
-
 def test_the_import_check_sees_torch_where_a_tool_needs_it():
     assert heavy_imports_of("macaron_fairseq.checkpoint.average") == ["torch"]
 

@@ -11,11 +11,11 @@ its number of updates.
 
 import argparse
 import os
-import sys
 
 import torch
 
 from macaron_fairseq.checkpoint.safe_load import CheckpointError, load_checkpoint_file
+from macaron_fairseq.errors import run_command
 
 
 def model_parameters(state, path):
@@ -90,4 +90,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

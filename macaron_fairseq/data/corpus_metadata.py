@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 FILE_NAME = "corpus.json"
 FORMAT = 1
@@ -231,4 +231,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -34,7 +34,7 @@ from macaron_fairseq.data.length_filter import LengthFilter
 from macaron_fairseq.data.moses_tokenize import ProgressCounter, preprocess_lines
 from macaron_fairseq.data.prepare_corpus import positive_int, report_empty_lines, say
 from macaron_fairseq.data.text_files import CorpusError, atomic_output, count_lines, read_lines, split_path
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 FILE_NAME = "lm_corpus.json"
 FORMAT = 1
@@ -214,4 +214,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

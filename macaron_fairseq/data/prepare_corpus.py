@@ -44,7 +44,7 @@ from macaron_fairseq.data.text_files import (
     require_same_length,
     split_path,
 )
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 LANG_PLACEHOLDER = "{lang}"
 SHOWN_EMPTY_LINES = 5
@@ -322,4 +322,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -12,9 +12,8 @@ import argparse
 import gzip
 import os
 import random
-import sys
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 NOUNS = {
     "Hund": "dog", "Katze": "cat", "Mann": "man", "Frau": "woman", "Kind": "child", "Junge": "boy",
@@ -101,4 +100,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

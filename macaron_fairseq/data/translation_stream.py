@@ -26,7 +26,7 @@ import re
 import signal
 import sys
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 _FAIRSEQ_LINE = re.compile(r"([A-Z])-(\d+)\t(.*)", re.DOTALL)
 _END = "end "
@@ -201,4 +201,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -10,9 +10,8 @@ holds them for the benchmarks' runs; copying a record back into a runs folder ma
 import argparse
 import glob
 import os
-import sys
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.comparison import REPOSITORY
 from macaron_fairseq.evaluation.files import write_atomically
 from macaron_fairseq.evaluation.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
@@ -86,4 +85,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -25,12 +25,11 @@ import dataclasses
 import json
 import os
 import re
-import sys
 
 from sacrebleu.metrics import BLEU, CHRF
 from sacremoses import MosesDetokenizer, MosesTokenizer
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.files import read_lines, write_json, write_lines
 from macaron_fairseq.evaluation.generate_output import in_sentence_order, read_generate_output
 from macaron_fairseq.evaluation.record import SplitScores
@@ -213,4 +212,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -15,10 +15,9 @@ import dataclasses
 import json
 import os
 import statistics
-import sys
 from typing import Dict, List, Optional
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.files import read_lines, write_atomically, write_json
 from macaron_fairseq.evaluation.machine import machine_description
 from macaron_fairseq.evaluation.record import EvaluationRecord
@@ -536,4 +535,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -13,7 +13,6 @@ seed; each pair's perplexity difference and cost ratios are given, and their mea
 import os
 import shlex
 import statistics
-import sys
 
 from macaron_fairseq.evaluation.comparison import (
     MODELS,
@@ -39,6 +38,7 @@ from macaron_fairseq.evaluation.comparison import (
 )
 from macaron_fairseq.evaluation.lm_evaluation import RESULT_NAME, LanguageModelRecord
 from macaron_fairseq.evaluation.machine import machine_description
+from macaron_fairseq.errors import run_command
 
 MEASURES = {
     "language_modeling": ("fairseq-eval-lm: every token of the split, in the evaluation blocks of the setting's "
@@ -218,4 +218,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.files import write_json
 
 RESULT_NAME = os.path.join("eval", "lm_result.json")
@@ -196,4 +196,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -16,9 +16,8 @@ sentence order) go to ``--hypotheses-dir``. COMET is scored only with ``--comet-
 
 import argparse
 import os
-import sys
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation import comet
 from macaron_fairseq.evaluation.bleu import TOKENIZED_BLEU_VARIANTS, score_generate_output
 from macaron_fairseq.evaluation.files import read_lines, write_lines
@@ -105,4 +104,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

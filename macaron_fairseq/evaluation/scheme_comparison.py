@@ -18,10 +18,9 @@ import json
 import os
 import random
 import statistics
-import sys
 from typing import Dict, List, Optional
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.comparison import (
     Run, format_number, load_run, markdown_table, mean_and_spread, mean_of, overlap, parse_report_args,
     ratio_of, relative, report_parser, write_report,
@@ -510,4 +509,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -30,12 +30,11 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from typing import Callable, List, Optional
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.files import write_json
 from macaron_fairseq.evaluation.machine import machine_description
 
@@ -296,4 +295,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -12,7 +12,6 @@ fixed seed (environment variable SACREBLEU_SEED, default 12345), so a rerun give
 import argparse
 import dataclasses
 import logging
-import sys
 from typing import Optional, Tuple
 
 from sacrebleu.metrics import BLEU
@@ -20,6 +19,7 @@ from sacrebleu.significance import PairedTest
 
 from macaron_fairseq.evaluation.bleu import check_same_count
 from macaron_fairseq.evaluation.files import read_lines, write_json
+from macaron_fairseq.errors import run_command
 
 DEFAULT_SAMPLES = 1000
 
@@ -95,4 +95,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -10,10 +10,9 @@ run's throughput and, from a short probe run, how long N updates would take on t
 import argparse
 import dataclasses
 import re
-import sys
 from typing import Dict, List, Optional, Tuple
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 
 _PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
 _ARCH = re.compile(r"\barch='(\w+)'")
@@ -139,4 +138,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -12,7 +12,6 @@ dictionary sets only the baseline's size, and with it the excess in per cent.
 import argparse
 import contextlib
 import logging
-import sys
 from unittest import mock
 
 import torch
@@ -25,6 +24,7 @@ from fairseq.tasks.translation import TranslationTask
 
 import macaron_fairseq
 from macaron_fairseq.models import macaron_roberta, macaron_transformer, macaron_transformer_lm
+from macaron_fairseq.errors import run_command
 
 DEFAULT_DICTIONARY_SIZE = 50_000
 WIKITEXT103_DICTIONARY_SIZE = 267_744
@@ -175,4 +175,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)
