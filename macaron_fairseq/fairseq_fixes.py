@@ -162,8 +162,10 @@ FIXES = (
     ),
     Wrap(
         "fairseq.checkpoint_utils.load_checkpoint",
-        "macaron_fairseq.checkpoint.load_errors.refuse_missing_restore_file",
-        fixes="fairseq-train --restore-file naming a missing file trains from scratch without an error",
+        "macaron_fairseq.checkpoint.load_errors.refuse_missing_start_checkpoints",
+        fixes="fairseq-train --restore-file or --continue-once naming a missing file trains from scratch without an "
+              "error; --finetune-from-model naming one fails with a ValueError traceback. A change to fairseq's "
+              "contract, kept on purpose: a typo that silently starts from scratch loses days of work",
         works_around="fairseq 0.12 logs 'No existing checkpoint found' and goes on",
     ),
     AddMissingAttribute(
@@ -224,6 +226,18 @@ FIXES = (
         "fairseq.sequence_generator.SequenceGenerator.__init__", "macaron_fairseq.option_checks.refuse_empty_beam",
         fixes="--beam 0 (or below) fails with a RuntimeError traceback from inside beam search",
         works_around="fairseq 0.12 passes --beam to SequenceGenerator unchecked",
+    ),
+    Wrap(
+        "fairseq.trainer.Trainer._build_optimizer", "macaron_fairseq.option_checks.refuse_bad_learning_rate",
+        fixes="--lr -0.01 trains by gradient ascent and exits 0; --lr nan or inf trains on NaNs",
+        works_around="fairseq 0.12 passes --lr to the optimizer unchecked",
+    ),
+    Wrap(
+        "fairseq.trainer.Trainer.clip_grad_norm", "macaron_fairseq.option_checks.stop_on_divergence",
+        fixes="a run that diverges (--lr 1e9) ends in two chained tracebacks (the last a StopIteration from its NaN "
+              "detector) and leaves a crash.pt as large as a checkpoint",
+        works_around="fairseq 0.12's train_step raises FloatingPointError on a non-finite gradient norm, saves "
+                     "crash.pt and re-runs the batch under NanDetector",
     ),
     Wrap(
         "fairseq.data.token_block_dataset.TokenBlockDataset.__init__",

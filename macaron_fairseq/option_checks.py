@@ -2,12 +2,14 @@
 
 ``--beam 0`` reaches fairseq's ``SequenceGenerator`` and fails there with a ``RuntimeError`` from a tensor of
 size 0; ``--tokens-per-sample 0`` (language modelling) reaches ``TokenBlockDataset`` and fails with a
-``ZeroDivisionError``. Both wrappers check the value where fairseq takes it, and raise an :class:`OptionError`
-naming the option and what it must be (installed by :mod:`macaron_fairseq.fairseq_fixes`).
+``ZeroDivisionError``; ``--lr -0.01`` trains by gradient ascent. Each wrapper checks the value where fairseq takes
+it, and raises an :class:`OptionError` naming the option and what it must be (installed by
+:mod:`macaron_fairseq.fairseq_fixes`). A run whose gradients become NaN or infinite stops with one line as well.
 """
 
 import functools
 import inspect
+import math
 
 from macaron_fairseq.errors import MacaronFairseqError
 
@@ -39,3 +41,47 @@ def refuse_empty_beam(init):
 def refuse_empty_blocks(init):
     """``TokenBlockDataset.__init__``: its blocks must hold at least one token."""
     return _require_at_least_one(init, "block_size", "--tokens-per-sample")
+
+
+def refuse_bad_learning_rate(build_optimizer):
+    """``Trainer._build_optimizer``: every ``--lr`` must be a finite number of at least 0.
+
+    fairseq trains with any float, so ``--lr -0.01`` runs gradient ascent to the end and exits 0. The trainer builds
+    its optimizer before the first update (when it looks for a checkpoint to resume), so this comes before training.
+    """
+
+    @functools.wraps(build_optimizer)
+    def build_optimizer_with_a_valid_learning_rate(trainer):
+        for lr in trainer.cfg.optimization.lr:
+            if not (math.isfinite(lr) and lr >= 0):
+                raise OptionError(f"--lr {lr} is out of range: pass a finite learning rate of at least 0 "
+                                  f"(e.g. --lr 5e-4)")
+        return build_optimizer(trainer)
+
+    return build_optimizer_with_a_valid_learning_rate
+
+
+class TrainingDiverged(MacaronFairseqError):
+    """The gradients became NaN or infinite."""
+
+
+def stop_on_divergence(clip_grad_norm):
+    """``Trainer.clip_grad_norm``: a non-finite gradient norm ends training with one line that says what to try.
+
+    fairseq raises FloatingPointError there, saves the whole state as crash.pt and re-runs the batch under its NaN
+    detector, which fails in turn (chained tracebacks ending in StopIteration). A run that diverged is not worth
+    resuming: the checkpoints before it are. Mixed precision (``--amp``) skips such a batch and goes on; fp16
+    handles an overflow with its loss scale before this point, so both are left to fairseq.
+    """
+
+    @functools.wraps(clip_grad_norm)
+    def clip_grad_norm_or_stop(trainer, clip_norm):
+        grad_norm = clip_grad_norm(trainer, clip_norm)
+        if not trainer.cfg.common.amp and not bool(grad_norm.isfinite().all()):
+            raise TrainingDiverged(
+                f"training diverged at update {trainer.get_num_updates() + 1}: the gradients are NaN or infinite "
+                f"(--lr {', '.join(map(str, trainer.cfg.optimization.lr))}): lower --lr, warm up for longer "
+                f"(--warmup-updates), or clip gradients (--clip-norm)")
+        return grad_norm
+
+    return clip_grad_norm_or_stop

@@ -152,20 +152,39 @@ def explain_resume_errors(load_checkpoint):
     return load_checkpoint_explained
 
 
-def refuse_missing_restore_file(load_checkpoint):
+def refuse_missing_start_checkpoints(load_checkpoint):
+    """``checkpoint_utils.load_checkpoint``: a checkpoint the command line names must exist."""
+
     @functools.wraps(load_checkpoint)
-    def load_checkpoint_if_restore_file_exists(cfg, trainer, **passthrough_args):
-        # Only the default, <save-dir>/checkpoint_last.pt, may be missing: that is a run's first start.
-        if cfg.restore_file != "checkpoint_last.pt" and not cfg.finetune_from_model:
-            path = cfg.restore_file
-            if trainer.checkpoint_suffix:
-                path = path.replace(".pt", trainer.checkpoint_suffix + ".pt")
+    def load_checkpoint_if_named_files_exist(cfg, trainer, **passthrough_args):
+        for option, path in named_start_checkpoints(cfg, trainer):
             if not PathManager.exists(path):
                 relative_to = "" if os.path.isabs(path) else f" in {os.getcwd()}"
                 raise CheckpointError(
-                    f"--restore-file {path} does not exist{relative_to}: check the path (fairseq would silently "
+                    f"{option} {path} does not exist{relative_to}: check the path (fairseq would silently "
                     f"train from scratch)"
                 )
         return load_checkpoint(cfg, trainer, **passthrough_args)
 
-    return load_checkpoint_if_restore_file_exists
+    return load_checkpoint_if_named_files_exist
+
+
+def named_start_checkpoints(cfg, trainer):
+    """(option, path) of each checkpoint the command line names that fairseq would load now."""
+    if cfg.restore_file != "checkpoint_last.pt":
+        if cfg.finetune_from_model:
+            return []  # fairseq refuses the pair itself
+        path = cfg.restore_file
+        if trainer.checkpoint_suffix:
+            path = path.replace(".pt", trainer.checkpoint_suffix + ".pt")
+        return [("--restore-file", path)]
+    # Only the default, <save-dir>/checkpoint_last.pt, may be missing: that is a run's first start, when
+    # --continue-once or --finetune-from-model names where to start from instead.
+    last = os.path.join(cfg.save_dir, f"checkpoint_last{trainer.checkpoint_suffix}.pt")
+    if PathManager.exists(last):
+        return []
+    if getattr(cfg, "continue_once", None) is not None:
+        return [("--continue-once", cfg.continue_once)]
+    if cfg.finetune_from_model is not None:
+        return [("--finetune-from-model", cfg.finetune_from_model)]
+    return []

@@ -12,7 +12,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from conftest import BIN_DIR, PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
+from conftest import BIN_DIR, PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, last_checkpoint, run
 from macaron_fairseq.checkpoint.load_errors import describe_state_dict_mismatch
 from macaron_fairseq.checkpoint.safe_load import CheckpointError
 
@@ -226,6 +226,21 @@ def test_missing_restore_file_is_no_fresh_start(save_dir, toy_data_bin):
     result = run(train_sh(toy_data_bin, save_dir, "--restore-file", missing, max_update=20), check=False, env=ENV)
     assert_one_line_error(result, f"--restore-file {missing} does not exist")
     assert "Start iterating over samples" not in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--continue-once", "--finetune-from-model"])
+def test_a_missing_checkpoint_to_start_from_is_no_fresh_start(toy_data_bin, tmp_path, option):
+    missing = tmp_path / "pretrained" / "checkpoint_best.pt"
+    result = run(train_sh(toy_data_bin, tmp_path / "save", option, missing, max_update=20), check=False, env=ENV)
+    assert_one_line_error(result, f"{option} {missing} does not exist")
+    assert "Start iterating over samples" not in result.stdout
+
+
+def test_continue_once_is_ignored_once_the_run_has_its_own_last_checkpoint(save_dir, toy_data_bin, tmp_path):
+    """fairseq reads --continue-once only on a run's first start; a restart resumes from checkpoint_last.pt."""
+    result = run(train_sh(toy_data_bin, save_dir, "--continue-once", tmp_path / "gone.pt", max_update=12), env=ENV)
+    assert "error:" not in result.stderr
+    assert last_checkpoint(save_dir)[0] == 12
 
 
 def test_a_translation_model_given_to_fairseq_eval_lm_is_one_line(trained, toy_data_bin, tmp_path):
