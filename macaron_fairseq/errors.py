@@ -25,6 +25,10 @@ FAIRSEQ_REFUSALS = (
     (ValueError, "fairseq.registry"),
     # a split the data folder lacks: "Dataset not found: test1 (DATA_DIR)" (--gen-subset, --valid-subset)
     (FileNotFoundError, "fairseq.tasks."),
+    # a sentence longer than the model or a batch takes: "Size of sample #5 is invalid (=(7, 8)) since
+    # max_positions=(5, 5), skip this example with --skip-invalid-size-inputs-valid-test"
+    (Exception, "fairseq.tasks."),
+    (Exception, "fairseq.data.data_utils"),
 )
 """(exception type, module prefix): an exception of that type that fairseq raises itself, with a message, in a
 module of that name: the check of an option, not a failure inside fairseq."""

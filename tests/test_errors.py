@@ -25,10 +25,14 @@ def raised_in(module_name, exception):
     ("fairseq_cli.train", AssertionError("Must specify batch size"), "Must specify batch size"),
     ("fairseq.registry", ValueError("optimizer is required!"), "optimizer is required!"),
     ("fairseq.tasks.translation", FileNotFoundError("Dataset not found: test1 (d)"), "Dataset not found: test1 (d)"),
+    ("fairseq.tasks.fairseq_task", Exception("Size of sample #5 is invalid (=(7, 8)) since max_positions=(5, 5)"),
+     "Size of sample #5 is invalid (=(7, 8)) since max_positions=(5, 5)"),
+    ("fairseq.data.data_utils", Exception("Size of sample #5 is invalid"), "Size of sample #5 is invalid"),
     # fairseq's own failures, not checks of an option: their tracebacks stay
     ("fairseq.sequence_generator", AssertionError("shape"), None),
     ("fairseq_cli.train", AssertionError(), None),
     ("fairseq_cli.train", KeyError("x"), None),
+    ("fairseq.tasks.fairseq_task", RuntimeError("inside"), None),
     ("fairseq.tasks.translation", FileNotFoundError(2, "No such file or directory", "d/dict.de.txt"), None),
 ])
 def test_fairseq_refusal(module_name, exception, refusal):

@@ -7,11 +7,16 @@ last batch, which holds the longest sentences: ``fairseq-generate`` scores a sub
 loss leaves those sentences out, and training never sees them. Every fairseq task batches through this function,
 so the wrapper here (installed by :mod:`macaron_fairseq.fairseq_fixes`) restores fairseq v0.12.2's behaviour:
 the last batch is kept even when it is not a full multiple.
+
+The same line fails with an ``IndexError`` when there is nothing to batch, as when ``--max-tokens`` is below every
+sentence's length and training skips them all: that is refused in one line.
 """
 
 import functools
 
 import numpy as np
+
+from macaron_fairseq.errors import MacaronFairseqError
 
 
 def keep_last_batch(batch_by_size):
@@ -25,6 +30,10 @@ def keep_last_batch(batch_by_size):
         required_batch_size_multiple=1,
         fixed_shapes=None,
     ):
+        if fixed_shapes is None and len(indices) == 0:
+            raise MacaronFairseqError(
+                f"no sentence is left to batch: the split is empty, or every sentence is longer than fits in a batch "
+                f"(--max-tokens {max_tokens}): raise --max-tokens, or check the data")
         batches = batch_by_size(
             indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
             required_batch_size_multiple, fixed_shapes,

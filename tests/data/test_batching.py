@@ -27,3 +27,24 @@ def test_the_unpatched_function_would_drop_the_longest_sentences():
     batches = unpatched(np.arange(13), lengths.__getitem__, num_tokens_vec=lengths, max_tokens=1000,
                         required_batch_size_multiple=8)
     assert sum(len(b) for b in batches) == 8
+
+
+def test_nothing_to_batch_is_one_error_naming_max_tokens():
+    from macaron_fairseq.errors import MacaronFairseqError
+
+    with pytest.raises(MacaronFairseqError, match=r"^no sentence is left to batch: .*\(--max-tokens 5\): raise "
+                                                  r"--max-tokens"):
+        data_utils.batch_by_size(np.arange(0), len, num_tokens_vec=np.zeros(0, dtype=np.int64), max_tokens=5,
+                                 required_batch_size_multiple=8)
+
+
+def test_fairseq_train_with_max_tokens_below_every_sentence_is_one_line(toy_data_bin, tmp_path):
+    from conftest import PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
+
+    result = run(fairseq_command(
+        "train", toy_data_bin, "--user-dir", PLUGIN_DIR, "--arch", "macaron_transformer", *TINY_MODEL_FLAGS,
+        "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", 2, "--max-update", 2, "--cpu",
+        "--save-dir", tmp_path / "save", "--num-workers", 0, "--no-progress-bar"), check=False,
+        env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.splitlines()[-1].startswith("error: no sentence is left to batch")
