@@ -140,6 +140,13 @@ FIXES = (
         works_around="fairseq 0.12's save_checkpoint copies with ioPath's copy, a shutil.copyfile onto the old file",
     ),
     Wrap(
+        "fairseq.checkpoint_utils.torch_persistent_save", "macaron_fairseq.checkpoint.atomic_save.save_once_then_rename",
+        fixes="saving a checkpoint on a full or read-only disk retries for 5 s, ends in tracebacks and leaves NAME.tmp "
+              "as large as the checkpoint",
+        works_around="fairseq 0.12's torch_persistent_save retries torch.save three times and never removes its "
+                     ".tmp file; the trainer calls it by this name",
+    ),
+    Wrap(
         "fairseq.distributed.utils._broadcast_object_slow",
         "macaron_fairseq.checkpoint.broadcast_load.receive_weights_only",
         fixes="every resumed multi-process run stops on rank 1 (Unsupported global: GLOBAL "

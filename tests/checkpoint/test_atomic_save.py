@@ -55,10 +55,32 @@ def test_failed_copy_keeps_the_previous_checkpoint(save_dir, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic_save.shutil, "copyfile", copy_half_then_fail)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CheckpointError, match=rf"^cannot write checkpoint {save_dir / 'checkpoint_last.pt'} \(No space "
+                                              rf"left on device\): free space on its disk"):
         PathManager.copy(str(save_dir / "checkpoint_1_20.pt"), str(save_dir / "checkpoint_last.pt"), overwrite=True)
     assert saved_updates(save_dir / "checkpoint_last.pt") == 10
     assert not (save_dir / "checkpoint_last.pt.tmp").exists()
+
+
+def test_a_save_on_a_full_disk_is_one_error_and_leaves_no_tmp_file(save_dir):
+    """NAME.tmp is made a link to /dev/full, where every write fails with ENOSPC, as on a full disk."""
+    assert is_patched(checkpoint_utils, "torch_persistent_save", atomic_save.save_once_then_rename)
+    last = save_dir / "checkpoint_last.pt"
+    (save_dir / "checkpoint_last.pt.tmp").symlink_to("/dev/full")
+    with pytest.raises(CheckpointError, match=rf"^cannot write checkpoint {last} \(.*\): free space on its disk, or "
+                                              rf"pass a --save-dir with room that you can write; the checkpoints "
+                                              rf"saved before it are unchanged$"):
+        checkpoint_utils.torch_persistent_save({"model": {"w": torch.zeros(1000)}}, str(last))
+    assert not (save_dir / "checkpoint_last.pt.tmp").exists() and not (save_dir / "checkpoint_last.pt.tmp").is_symlink()
+    assert saved_updates(last) == 10
+
+
+def test_a_save_writes_through_a_tmp_file(save_dir):
+    last = save_dir / "checkpoint_last.pt"
+    checkpoint_utils.torch_persistent_save(checkpoint_utils.load_checkpoint_to_cpu(str(save_dir / "checkpoint_1_20.pt")),
+                                           str(last))
+    assert saved_updates(last) == 20
+    assert sorted(p.name for p in save_dir.iterdir()) == ["checkpoint_1_20.pt", "checkpoint_last.pt"]
 
 
 # A process that copies as fairseq's save_checkpoint does, and is killed when half the bytes are written.
