@@ -87,11 +87,21 @@ def _path_list(filenames):
     return filenames[0] if len(filenames) == 1 else "one of " + ", ".join(filenames)
 
 
+SAVED_PATHS_NOT_FOLLOWED = {"encoder_embed_path": None, "decoder_embed_path": None}
+"""Options of a saved model that name files to read when it is built: pretrained embeddings, which the checkpoint
+already holds trained. Built from a checkpoint, the model would open whatever path the file names (a missing file,
+or /dev/zero, read until memory runs out), so they are cleared."""
+
+
 def explain_ensemble_errors(load_model_ensemble_and_task):
+    """``load_model_ensemble_and_task``: its failures as one :class:`CheckpointError`; and the paths a checkpoint
+    names (:data:`SAVED_PATHS_NOT_FOLLOWED`) are not followed."""
+
     @functools.wraps(load_model_ensemble_and_task)
-    def load_model_ensemble_and_task_explained(filenames, *args, **kwargs):
+    def load_model_ensemble_and_task_explained(filenames, arg_overrides=None, *args, **kwargs):
+        arg_overrides = {**(arg_overrides or {}), **SAVED_PATHS_NOT_FOLLOWED}
         try:
-            return load_model_ensemble_and_task(filenames, *args, **kwargs)
+            return load_model_ensemble_and_task(filenames, arg_overrides, *args, **kwargs)
         except OSError as error:
             if not str(error).startswith(_MODEL_FILE_NOT_FOUND):
                 raise

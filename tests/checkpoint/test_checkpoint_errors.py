@@ -179,6 +179,27 @@ def test_fairseq_generate_prints_one_line(save_dir, other_dictionary_data, toy_d
     assert "H-0\t" not in result.stdout  # nothing was translated
 
 
+@pytest.mark.parametrize("embed_path", ["/nonexistent/embeddings.txt", "/dev/zero"])
+def test_fairseq_generate_does_not_follow_a_saved_embedding_path(save_dir, toy_data_bin, embed_path):
+    """The trained embeddings are in the checkpoint: a path it names is never opened (/dev/zero would be read
+    until memory runs out)."""
+    from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
+
+    path = save_dir / "checkpoint_last.pt"
+    state = load_checkpoint_file(str(path))
+    model_cfg = state["args"] if state.get("args") is not None else state["cfg"]["model"]
+    for key in ("encoder_embed_path", "decoder_embed_path"):
+        if isinstance(model_cfg, dict):
+            model_cfg[key] = embed_path
+        else:
+            setattr(model_cfg, key, embed_path)
+    torch.save(state, path)
+    result = run(fairseq_command("generate", toy_data_bin, "--user-dir", PLUGIN_DIR, "--path", path, "--gen-subset",
+                                 "test", "--cpu", "--max-tokens", 1000), check=False, env=ENV, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "H-0\t" in result.stdout
+
+
 # Through a restart of scripts/train.sh, which resumes from <save dir>/checkpoint_last.pt.
 
 def test_resume_as_another_architecture(save_dir, toy_data_bin):
