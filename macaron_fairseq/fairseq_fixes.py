@@ -210,9 +210,10 @@ FIXES = (
         "macaron_fairseq.data.data_bin_errors.explain_dictionary_errors",
         fixes="a dictionary with a line that has no count, a repeated word or bytes that are not UTF-8 fails with a "
               "traceback that names no line; a missing one (a data folder without dict.txt given to --task "
-              "language_modeling, or a folder that does not exist) with a FileNotFoundError traceback",
+              "language_modeling, or a folder that does not exist) with a FileNotFoundError traceback; one of "
+              "millions of lines (a corpus given as a dictionary) after minutes, allocating gigabytes",
         works_around="fairseq 0.12's ValueError, RuntimeError, FileNotFoundError and 'Incorrect encoding detected' "
-                     "Exception",
+                     "Exception, and no check of a dictionary's size",
     ),
     Wrap(
         "fairseq.data.data_utils.infer_language_pair", "macaron_fairseq.data.data_bin_errors.require_data_folder",
@@ -220,6 +221,12 @@ FIXES = (
               "given a data folder that does not exist or holds no binarized split, fail with a traceback",
         works_around="fairseq 0.12 lists the folder without checking it (FileNotFoundError), or raises 'Could not "
                      "infer language pair'; TranslationTask.setup_task calls infer_language_pair by this name",
+    ),
+    Wrap(
+        "fairseq.tasks.translation.load_langpair_dataset", "macaron_fairseq.data.data_bin_errors.name_missing_split_files",
+        fixes="a data folder that lacks a split's files (valid.de-en.de.idx) is reported as 'Dataset not found: valid', "
+              "which names no file",
+        works_around="fairseq 0.12's load_langpair_dataset; TranslationTask.load_dataset calls it by this name",
     ),
     Wrap(
         "fairseq.checkpoint_utils.verify_checkpoint_directory",

@@ -72,8 +72,10 @@ def test_a_valid_subset_the_data_lacks_is_one_line(toy_data_bin, tmp_path):
                                  "macaron_transformer", "--optimizer", "adam", "--max-tokens", 500, "--valid-subset",
                                  "test7", "--save-dir", tmp_path / "save"), check=False, env=ENV)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert result.stderr.strip().splitlines()[-1] == (f"error: Dataset not found: test7 ({toy_data_bin}) (see "
-                                                      f"fairseq-train --help)")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {toy_data_bin}/test7.de-en.de.idx and {toy_data_bin}/test7.de-en.de.bin do not exist: the data folder "
+        f"has no test7 split for de-en (it has: test, train, valid); prepare it again, or choose a split it has "
+        f"(--valid-subset, --gen-subset)")
 
 
 def test_a_python_tool_without_the_plugin_keeps_tracebacks_of_bugs(tmp_path):

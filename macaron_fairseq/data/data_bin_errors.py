@@ -13,12 +13,18 @@ which opens each binarized split (installed by :mod:`macaron_fairseq.fairseq_fix
 """
 
 import functools
+import glob
 import os
 import struct
 
 from macaron_fairseq.errors import MacaronFairseqError
 
 PREPARE_AGAIN = "prepare the data again (the scripts/prepare-*.sh that wrote it, or fairseq-preprocess)"
+
+MAX_DICTIONARY_ENTRIES = 2_000_000
+"""More entries than any word or subword vocabulary a model is trained with (fairseq's word-level WikiText-103 has
+267,744): a file this long is a corpus or something else given as a dictionary, and its embedding matrix would take
+gigabytes, allocated after minutes of reading, before anything fails."""
 
 
 class DataBinError(MacaronFairseqError):
@@ -52,6 +58,12 @@ def explain_dictionary_errors(add_from_file):
     def add_from_file_explained(dictionary, f):
         if not isinstance(f, str):
             return add_from_file(dictionary, f)  # fairseq's own call on the file it opened
+        if os.path.isfile(f):
+            entries = count_lines(f, stop_after=MAX_DICTIONARY_ENTRIES)
+            if entries > MAX_DICTIONARY_ENTRIES:
+                raise DataBinError(f"dictionary {f} has more than {MAX_DICTIONARY_ENTRIES:,} entries, more than any "
+                                   f"vocabulary a model is trained with: it is not a dictionary fairseq-preprocess "
+                                   f"wrote; {PREPARE_AGAIN}")
         try:
             return add_from_file(dictionary, f)
         except FileNotFoundError as error:
@@ -72,6 +84,40 @@ def explain_dictionary_errors(add_from_file):
             raise DataBinError(f"dictionary {f} {problem}: {PREPARE_AGAIN}") from error
 
     return add_from_file_explained
+
+
+def count_lines(path, stop_after):
+    """The lines of ``path``, counted up to one more than ``stop_after``."""
+    lines = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            if lines > stop_after:
+                break
+    return lines
+
+
+def name_missing_split_files(load_langpair_dataset):
+    """``translation.load_langpair_dataset``: a split the folder lacks is named by its files, with the splits the
+    folder has, rather than fairseq's ``Dataset not found: valid (DATA)``."""
+
+    @functools.wraps(load_langpair_dataset)
+    def load_langpair_dataset_naming_files(data_path, split, src, src_dict, tgt, tgt_dict, *args, **kwargs):
+        try:
+            return load_langpair_dataset(data_path, split, src, src_dict, tgt, tgt_dict, *args, **kwargs)
+        except FileNotFoundError as error:
+            if not str(error).startswith("Dataset not found"):
+                raise
+            prefix = os.path.join(data_path, f"{split}.{src}-{tgt}.{src}")
+            missing = [name for name in (f"{prefix}.idx", f"{prefix}.bin") if not os.path.exists(name)]
+            present = sorted({os.path.basename(name).split(".")[0]
+                              for name in glob.glob(os.path.join(glob.escape(data_path), f"*.{src}-{tgt}.{src}.idx"))})
+            raise DataBinError(
+                f"{' and '.join(missing) or prefix + '.idx'} {'do' if len(missing) > 1 else 'does'} not exist: "
+                f"the data folder has no {split} split for {src}-{tgt} (it has: {', '.join(present) or 'none'}); "
+                f"prepare it again, or choose a split it has (--valid-subset, --gen-subset)") from error
+
+    return load_langpair_dataset_naming_files
 
 
 def require_data_folder(infer_language_pair):

@@ -132,3 +132,28 @@ def test_a_translation_data_folder_that_is_none_is_one_line(tmp_path, folder, pr
         "--max-tokens", 500, "--cpu", "--save-dir", tmp_path / "save",
     ), check=False, env={"OMP_NUM_THREADS": "1"})
     assert last_line_of_a_refusal(result).startswith(f"error: data folder {tmp_path / folder} {problem}")
+
+
+def test_a_dictionary_of_millions_of_lines_is_refused_before_it_is_read(data_bin, monkeypatch):
+    from macaron_fairseq.data import data_bin_errors
+
+    monkeypatch.setattr(data_bin_errors, "MAX_DICTIONARY_ENTRIES", 50)  # the same check, on a file of test size
+    path = data_bin / "dict.de.txt"
+    path.write_text("".join(f"word{i} 1\n" for i in range(51)), encoding="utf-8")
+    with pytest.raises(DataBinError, match=rf"^dictionary {path} has more than 50 entries, more than any vocabulary "
+                                           r"a model is trained with: it is not a dictionary fairseq-preprocess "
+                                           r"wrote; prepare the data again"):
+        Dictionary.load(str(path))
+    path.write_text("".join(f"word{i} 1\n" for i in range(50)), encoding="utf-8")
+    assert len(Dictionary.load(str(path))) == 54  # fairseq's 4 symbols and the 50 words
+
+
+def test_a_missing_index_of_the_valid_split_is_named(data_bin, tmp_path):
+    (data_bin / "valid.de-en.de.idx").unlink()
+    result = run(fairseq_command("train", data_bin, "--user-dir", PLUGIN_DIR, "--cpu", "--arch", "macaron_transformer",
+                                 *TINY_MODEL_FLAGS, "--optimizer", "adam", "--max-tokens", 500, "--save-dir",
+                                 tmp_path / "save"), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {data_bin}/valid.de-en.de.idx does not exist: the data folder has no valid split for de-en (it has: "
+        f"test, train); prepare it again, or choose a split it has (--valid-subset, --gen-subset)")
