@@ -7,7 +7,8 @@ write reports live apart, in ``macaron_tools``, and import it.
 
 Importing the package changes nothing by itself, and imports neither fairseq nor torch. The plugin registers with
 fairseq when fairseq loads it (``--user-dir``, ``fairseq.utils.import_user_module``), when it is imported after
-fairseq (as any plugin registers with the toolkit that is already there), or when :func:`register` is called.
+fairseq (as any plugin registers with the toolkit that is already there), when one of its model classes is imported,
+or when :func:`register` is called.
 """
 
 import os
@@ -21,10 +22,10 @@ def register():
     command line, are printed as one ``error:`` line as well; in any other process the exception hook is left alone.
     """
     # Python imports each module once, so each model registers once, whoever imports it first: this function, or
-    # fairseq's --user-dir loader, which imports every module of models/ after this package.
+    # fairseq's --user-dir loader, which imports every module of models/ after this package. Importing models/
+    # applies the fixes as well, so that a program importing a model class first gets them too.
     from macaron_fairseq import fairseq_fixes, models  # noqa: F401
 
-    fairseq_fixes.apply_fixes()
     if running_a_fairseq_command():
         fairseq_fixes.ONE_LINE_ERRORS.apply()
 
