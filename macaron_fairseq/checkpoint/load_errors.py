@@ -26,7 +26,13 @@ import re
 from fairseq.file_io import PathManager
 from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
 
-from macaron_fairseq.checkpoint.safe_load import CheckpointError, checkpoint_error, load_checkpoint_file
+from macaron_fairseq.checkpoint.safe_load import (
+    CheckpointError,
+    architecture_of,
+    checkpoint_error,
+    load_checkpoint_file,
+    task_of,
+)
 
 _MODEL_FILE_NOT_FOUND = "Model file not found: "
 _STATE_DICT_MISMATCH = "Error(s) in loading state_dict"
@@ -75,10 +81,18 @@ def _some(names):
 def saved_architecture(path):
     """The ``--arch`` a checkpoint was trained with, or None where it cannot be read."""
     try:
-        state = load_checkpoint_file(path)
-        if state.get("args") is not None:
-            return state["args"].arch
-        return state["cfg"]["model"].arch
+        return architecture_of(load_checkpoint_file(path))
+    except Exception:
+        return None
+
+
+LANGUAGE_MODEL_TASKS = ("language_modeling", "masked_lm")
+
+
+def saved_task(path):
+    """The ``--task`` a checkpoint was trained with, or None where it cannot be read."""
+    try:
+        return task_of(load_checkpoint_file(path))
     except Exception:
         return None
 
@@ -99,9 +113,10 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
 
     @functools.wraps(load_model_ensemble_and_task)
     def load_model_ensemble_and_task_explained(filenames, arg_overrides=None, *args, **kwargs):
-        arg_overrides = {**(arg_overrides or {}), **SAVED_PATHS_NOT_FOLLOWED}
+        given_overrides = arg_overrides or {}
         try:
-            return load_model_ensemble_and_task(filenames, arg_overrides, *args, **kwargs)
+            loaded = load_model_ensemble_and_task(filenames, {**given_overrides, **SAVED_PATHS_NOT_FOLLOWED}, *args,
+                                                  **kwargs)
         except OSError as error:
             if not str(error).startswith(_MODEL_FILE_NOT_FOUND):
                 raise
@@ -110,9 +125,25 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
         except RuntimeError as error:
             if _STATE_DICT_MISMATCH not in str(error):
                 raise
+            detail = describe_state_dict_mismatch(str(error))
+            pruning = {key: value for key, value in given_overrides.items() if key.endswith("_layers_to_keep") and value}
+            if pruning:
+                raise CheckpointError(
+                    f"checkpoint {_path_list(filenames)} does not fit the model once --model-overrides {pruning} "
+                    f"prunes it: {detail}; fairseq's LayerDrop pruning drops every layer of a stack whose "
+                    f"*_layers_to_keep is not given: give encoder_layers_to_keep and decoder_layers_to_keep both, "
+                    f"as the 0-based layers to keep ('0,1')"
+                ) from error
+            task = saved_task(filenames[0])
+            if task in LANGUAGE_MODEL_TASKS:
+                raise CheckpointError(
+                    f"checkpoint {filenames[0]} holds a language model (--task {task}, "
+                    f"--arch {saved_architecture(filenames[0])}), not a model for this task: pass a checkpoint "
+                    f"trained with the task you run (--task translation for translation)"
+                ) from error
             raise CheckpointError(
                 f"checkpoint {_path_list(filenames)} does not fit the model built for this data: "
-                f"{describe_state_dict_mismatch(str(error))}; pass the data directory it was trained with"
+                f"{detail}; pass the data directory it was trained with"
             ) from error
         except AttributeError as error:
             # the language modeling task asks the model for its targets, which only language models have
@@ -134,8 +165,26 @@ def explain_ensemble_errors(load_model_ensemble_and_task):
                         f"plugins define: pass the --user-dir of the plugin it was trained with"
                     ) from error
             raise
+        refuse_language_models_for_other_tasks(filenames, loaded[0], loaded[2])  # the task given, or the saved one
+        return loaded
 
     return load_model_ensemble_and_task_explained
+
+
+def refuse_language_models_for_other_tasks(filenames, models, task):
+    """A language model of the data's dictionary loads into a translation task without a word, and translates
+    nothing: refused."""
+    from fairseq.models import FairseqLanguageModel
+
+    task_name = getattr(getattr(task, "cfg", None), "_name", None)
+    if task is None or task_name in LANGUAGE_MODEL_TASKS:
+        return
+    for path, model in zip(filenames, models):
+        if isinstance(model, FairseqLanguageModel):
+            raise CheckpointError(
+                f"checkpoint {path} holds a language model (--task {saved_task(path)}, --arch "
+                f"{saved_architecture(path)}), not a model for --task {task_name}: pass a checkpoint trained with "
+                f"--task {task_name}")
 
 
 def explain_resume_errors(load_checkpoint):

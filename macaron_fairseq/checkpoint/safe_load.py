@@ -140,6 +140,25 @@ def _pickled_globals(opcodes):
     return list(dict.fromkeys(imported))
 
 
+def architecture_of(state):
+    """The ``--arch`` of a loaded checkpoint ``state``: saved as argparse args (older fairseq, and models configured
+    by argparse), or as a config whose model section names its ``_name`` (models configured by a dataclass)."""
+    if state.get("args") is not None:
+        return state["args"].arch
+    model = state["cfg"]["model"]
+    if isinstance(model, dict):
+        return model.get("arch") or model.get("_name")
+    return getattr(model, "arch", None) or getattr(model, "_name", None)
+
+
+def task_of(state):
+    """The ``--task`` of a loaded checkpoint ``state``."""
+    if state.get("args") is not None:
+        return getattr(state["args"], "task", None)
+    task = state["cfg"]["task"]
+    return task.get("_name") if isinstance(task, dict) else getattr(task, "_name", None)
+
+
 def checkpoint_error(path, error):
     if isinstance(error, CheckpointError):
         return error

@@ -200,6 +200,40 @@ def test_fairseq_generate_does_not_follow_a_saved_embedding_path(save_dir, toy_d
     assert "H-0\t" in result.stdout
 
 
+def test_pruning_layers_with_model_overrides_is_named_as_the_cause(trained, toy_data_bin):
+    """fairseq's LayerDrop pruning drops every decoder layer when only encoder_layers_to_keep is given."""
+    path = trained / "checkpoint_last.pt"
+    result = run(fairseq_command("generate", toy_data_bin, "--user-dir", PLUGIN_DIR, "--path", path, "--gen-subset",
+                                 "test", "--cpu", "--max-tokens", 1000, "--model-overrides",
+                                 "{'encoder_layers_to_keep': '0'}"), check=False, env=ENV)
+    error = assert_one_line_error(result, f"checkpoint {path} does not fit the model once --model-overrides "
+                                          f"{{'encoder_layers_to_keep': '0'}} prunes it: it lacks decoder.layers.0")
+    assert error.endswith("give encoder_layers_to_keep and decoder_layers_to_keep both, as the 0-based layers to "
+                          "keep ('0,1')")
+
+
+def test_a_language_model_given_to_fairseq_generate_is_named_so(toy_data_bin, tmp_path):
+    lm_data = tmp_path / "lm-bin"  # the toy corpus's English side, as a language model's folder
+    lm_data.mkdir()
+    shutil.copy(toy_data_bin / "dict.en.txt", lm_data / "dict.txt")
+    for split in ("train", "valid"):
+        for suffix in ("bin", "idx"):
+            shutil.copy(toy_data_bin / f"{split}.de-en.en.{suffix}", lm_data / f"{split}.{suffix}")
+    run(fairseq_command("train", lm_data, "--user-dir", PLUGIN_DIR, "--task", "language_modeling", "--arch",
+                        "macaron_transformer_lm", "--decoder-layers", 1, "--decoder-embed-dim", 16,
+                        "--decoder-ffn-embed-dim", 16, "--decoder-attention-heads", 2, "--tokens-per-sample", 16,
+                        "--optimizer", "adam", "--lr", 1e-3, "--max-tokens", 256, "--max-update", 1, "--cpu",
+                        "--save-dir", tmp_path / "lm", "--num-workers", 0, "--no-progress-bar"), env=ENV)
+    path = tmp_path / "lm" / "checkpoint_last.pt"
+    # of the same dictionary as the data, so that its weights load: nothing but the check tells them apart
+    result = run(fairseq_command("generate", toy_data_bin, "--user-dir", PLUGIN_DIR, "--path", path, "--gen-subset",
+                                 "test", "--cpu", "--max-tokens", 1000), check=False, env=ENV)
+    assert_one_line_error(result, f"checkpoint {path} holds a language model (--task language_modeling, --arch "
+                                  f"macaron_transformer_lm), not a model for --task translation: pass a checkpoint "
+                                  f"trained with --task translation")
+    assert "H-0\t" not in result.stdout
+
+
 # Through a restart of scripts/train.sh, which resumes from <save dir>/checkpoint_last.pt.
 
 def test_resume_as_another_architecture(save_dir, toy_data_bin):
