@@ -110,7 +110,7 @@ NUMPY_1_COMPAT_LONG = types.SimpleNamespace(long=int)
 ONE_LINE_ERRORS = Wrap(
     "sys.excepthook", "macaron_fairseq.errors.print_one_line",
     fixes="this project's errors reaching the top of a command (fairseq's with the plugin, or one of "
-          "python -m macaron_fairseq.*), and fairseq's own refusals of a command line (no --max-tokens or "
+          "python -m macaron_tools.*), and fairseq's own refusals of a command line (no --max-tokens or "
           "--batch-size, no --path, no --optimizer, a --gen-subset the data lacks: errors.FAIRSEQ_REFUSALS), print "
           "as a traceback",
     works_around="Python prints any exception that reaches the top of a program as a traceback; fairseq's console "
@@ -252,6 +252,13 @@ FIXES = (
               "detector) and leaves a crash.pt as large as a checkpoint",
         works_around="fairseq 0.12's train_step raises FloatingPointError on a non-finite gradient norm, saves "
                      "crash.pt and re-runs the batch under NanDetector",
+    ),
+    Wrap(
+        "fairseq.modules.fairseq_dropout.FairseqDropout.make_generation_fast_",
+        "macaron_fairseq.retain_dropout.match_twin_names",
+        fixes="--retain-dropout-modules TransformerEncoder (fairseq's names, as its docs give them) silently keeps no "
+              "dropout in a Macaron model, whose modules are named MacaronTransformerEncoder",
+        works_around="fairseq 0.12 matches a module's class name exactly",
     ),
     Wrap(
         "fairseq.data.token_block_dataset.TokenBlockDataset.__init__",
