@@ -7,6 +7,7 @@ round (installed by :mod:`macaron_fairseq.fairseq_fixes`).
 """
 
 import functools
+import re
 
 TWIN_MODULE_NAMES = {
     "TransformerEncoder": "MacaronTransformerEncoder",
@@ -20,7 +21,14 @@ _BOTH_WAYS = {**TWIN_MODULE_NAMES, **{twin: baseline for baseline, twin in TWIN_
 
 
 def with_twin_names(module_names):
-    """``module_names`` and the twin of each that has one."""
+    """``module_names`` and the twin of each that has one.
+
+    fairseq's command line gives one string (``--retain-dropout-modules TransformerEncoder``), in which fairseq then
+    looks for each module's name; the twins are appended to it, so that it is searched as before.
+    """
+    if isinstance(module_names, str):
+        twins = [_BOTH_WAYS[name] for name in re.findall(r"\w+", module_names) if name in _BOTH_WAYS]
+        return ",".join([module_names, *twins])
     return list(module_names) + [_BOTH_WAYS[name] for name in module_names if name in _BOTH_WAYS]
 
 
