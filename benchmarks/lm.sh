@@ -59,7 +59,7 @@ done
 } > "results/$NAME.md.tmp" && mv "results/$NAME.md.tmp" "results/$NAME.md"
 python - "results/$NAME.json" "${REPORTS[@]}" <<'PYTHON'
 import json, os, sys
-from macaron_fairseq.evaluation.files import write_json
+from macaron_tools.files import write_json
 summaries = {}
 for stem in sys.argv[2:]:
     with open(f"{stem}.json", encoding="utf-8") as f:

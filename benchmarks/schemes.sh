@@ -35,7 +35,7 @@
 # Each pair is then evaluated side by side by scripts/evaluate.sh (checkpoint_best.pt, beam 5: sacreBLEU, chrF,
 # tokenized BLEU; RUN/evaluate.log) and probed by python -m macaron_fairseq.diagnostics.splitting (step sizes
 # and splitting error per layer, on the first N valid sentences: RUN/splitting.json and splitting.log). The
-# report (python -m macaron_fairseq.evaluation.scheme_comparison) gives per scheme its parameters, BLEU and chrF
+# report (python -m macaron_tools.reports.scheme_comparison) gives per scheme its parameters, BLEU and chrF
 # (mean +- sd over seeds), training tokens/s and each pair's ratio, the mean splitting error per stack and per
 # layer, and the rank correlation over runs between splitting error and BLEU, and quotes the command that
 # produced it.
@@ -138,8 +138,6 @@ for scheme in "${SCHEMES[@]}"; do
   if ((status)); then grep -v '^\[train\] note' <<<"$checked" >&2; DIED=1; exit "$status"; fi
 done
 
-is_finished() { [[ -f "$1/train.log" ]] && tail -n 5 "$1/train.log" | grep -q "done training"; }
-
 # trained_max_update RUN_DIR: the --max-update the run was trained with, from its train_command.txt (nothing
 # when it does not say)
 trained_max_update() {
@@ -150,7 +148,7 @@ trained_max_update() {
 for seed in "${SEED_LIST[@]}"; do
   for scheme in "${SCHEMES[@]}"; do
     run="$(run_dir "$RUNS_DIR" "$scheme" "$seed" 0)"
-    if is_finished "$run"; then
+    if is_trained "$run"; then
       trained="$(trained_max_update "$run")"
       [[ -z "$trained" || "$trained" == "$MAX_UPDATE" ]] || die "$run was trained to --max-update $trained," \
         "not $MAX_UPDATE: pass --max-update $trained, or another --runs-dir for this budget"
@@ -177,7 +175,7 @@ step() {
 probe_runs() {
   local seed=$1 share=(); shift
   (($# > 3)) && share=(--cpu)
-  step "probe seed $seed" python -m macaron_fairseq.evaluation.side_by_side --stage probe --label "seed $seed" \
+  step "probe seed $seed" python -m macaron_tools.runs.side_by_side --stage probe --label "seed $seed" \
     "${share[@]}" "$@" -- python -m macaron_fairseq.diagnostics.splitting --path "{run_dir}/checkpoint_best.pt" \
     "$DATA_DIR" --subset valid --max-sentences "$PROBE_SENTENCES" --json "{run_dir}/splitting.json" \
     || exit 1  # side_by_side named the run and its log
@@ -205,7 +203,7 @@ for seed in "${SEED_LIST[@]}"; do
     for scheme in "${members[@]}"; do
       run="$(run_dir "$RUNS_DIR" "$scheme" "$seed" 0)"
       REPORT_RUNS+=(--run "$scheme" "$run")
-      if [[ $DRY_RUN -eq 0 ]] && is_finished "$run"; then
+      if [[ $DRY_RUN -eq 0 ]] && is_trained "$run"; then
         echo "[schemes] $scheme seed $seed: taking the finished run in $(root_relative "$run")"
       else
         [[ $DRY_RUN -eq 1 ]] || echo "[schemes] $scheme seed $seed: training into $(root_relative "$run")"
@@ -216,7 +214,7 @@ for seed in "${SEED_LIST[@]}"; do
     if ((${#unfinished_runs[@]})); then
       # Alone (its partner finished earlier) a run takes the whole machine, and the report says so.
       share=(); ((${#unfinished_runs[@]} > 1)) && share=(--cpu)
-      step "train seed $seed" python -m macaron_fairseq.evaluation.side_by_side --label "seed $seed" \
+      step "train seed $seed" python -m macaron_tools.runs.side_by_side --label "seed $seed" \
         "${share[@]}" "${unfinished[@]}" -- bash "$ROOT/benchmarks/lib/train-scheme.sh" "{model}" \
         "${TRAIN_OPTIONS[@]}" --seed "$seed" --save-dir "{run_dir}" "${TRAIN_EXTRA[@]}" \
         || exit 1  # side_by_side said which run failed, and where its log is
@@ -233,7 +231,7 @@ for seed in "${SEED_LIST[@]}"; do
     if ((${#unevaluated[@]})); then
       # side by side as they trained, as compare.sh does (each run's output in its evaluate.log)
       share=(); ((${#unevaluated[@]} > 3)) && share=(--cpu)
-      step "evaluate seed $seed" python -m macaron_fairseq.evaluation.side_by_side --stage evaluation \
+      step "evaluate seed $seed" python -m macaron_tools.runs.side_by_side --stage evaluation \
         --label "seed $seed" "${share[@]}" "${unevaluated[@]}" -- bash "$ROOT/scripts/evaluate.sh" \
         "${EVAL_OPTIONS[@]}" --checkpoint-dir "{run_dir}" || exit 1  # side_by_side named the run and its log
     fi
@@ -241,6 +239,6 @@ for seed in "${SEED_LIST[@]}"; do
   done
 done
 
-step "report" python -m macaron_fairseq.evaluation.scheme_comparison --setting "$SETTING" "${REPORT_RUNS[@]}" \
+step "report" python -m macaron_tools.reports.scheme_comparison --setting "$SETTING" "${REPORT_RUNS[@]}" \
   --output "$OUTPUT" --command "$REPORT_COMMAND"
 [[ $DRY_RUN -eq 1 ]] || finished_in schemes "$started"

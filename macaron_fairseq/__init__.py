@@ -27,7 +27,8 @@ def register():
     from macaron_fairseq import fairseq_fixes, models  # noqa: F401
 
     if running_a_fairseq_command():
-        fairseq_fixes.ONE_LINE_ERRORS.apply()
+        for fix in fairseq_fixes.COMMAND_FIXES:
+            fix.apply()
 
 
 def running_a_fairseq_command():

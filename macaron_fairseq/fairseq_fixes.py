@@ -15,6 +15,7 @@ in a process that is a command.
 
 import dataclasses
 import inspect
+import os
 import pkgutil
 import types
 
@@ -104,6 +105,26 @@ class AddMissingAttribute:
         return hasattr(*self.owner_and_name())
 
 
+@dataclasses.dataclass(frozen=True)
+class SetEnvironment:
+    """The environment variable ``name`` set to ``value`` in this process, where it is unset."""
+
+    name: str
+    value: str
+    fixes: str
+    works_around: str
+
+    @property
+    def target(self):
+        return f"os.environ[{self.name!r}]"
+
+    def apply(self):
+        os.environ.setdefault(self.name, self.value)
+
+    def is_applied(self):
+        return self.name in os.environ
+
+
 NUMPY_1_COMPAT_LONG = types.SimpleNamespace(long=int)
 """The one name of numpy 1.x's ``numpy.compat`` that fairseq uses, as numpy 1.x defined it: ``long``, Python's int."""
 
@@ -119,6 +140,17 @@ ONE_LINE_ERRORS = Wrap(
 """The one change to the process rather than to fairseq: applied only where the process is a command, one of
 fairseq's (:func:`macaron_fairseq.register`) or one of the tools' (:func:`macaron_fairseq.errors.run_command`);
 never in a notebook or program that merely imports the plugin."""
+
+HYDRA_ERRORS_TO_THE_HOOK = SetEnvironment(
+    "HYDRA_FULL_ERROR", "1",
+    fixes="fairseq-hydra-train prints a refusal of the plugin's (model.macaron_scheme=bogus) as a traceback, "
+          "followed by 'Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace'",
+    works_around="hydra's run_and_report catches every exception of the job and prints it itself, unless "
+                  "HYDRA_FULL_ERROR is set, when it re-raises it to the exception hook (ONE_LINE_ERRORS)",
+)
+
+COMMAND_FIXES = (ONE_LINE_ERRORS, HYDRA_ERRORS_TO_THE_HOOK)
+"""What :func:`macaron_fairseq.register` applies when the process is one of fairseq's commands."""
 
 FIXES = (
     AllowForWeightsOnlyLoads(

@@ -7,8 +7,8 @@
 #
 # On a language-model setting (lm-quick, mlm-quick, wikitext103-lm, bert-base; data of scripts/prepare-lm.sh) the
 # runs train the same way, and each is scored by its perplexity on valid and test instead of BLEU
-# (macaron_fairseq/evaluation/lm_evaluation.py: fairseq-eval-lm for a causal LM, fairseq-validate's masked-token
-# loss for a masked LM), side by side as well; the report (macaron_fairseq/evaluation/lm_comparison.py) gives the
+# (macaron_tools/scoring/lm_evaluation.py: fairseq-eval-lm for a causal LM, fairseq-validate's masked-token
+# loss for a masked LM), side by side as well; the report (macaron_tools/reports/lm_comparison.py) gives the
 # perplexities' mean and spread over seeds, each pair's difference, tokens/s and peak memory ratios, and the
 # validation-loss plot. --average, --comet-model and --targets are translation's only; --splits names the splits
 # to score (default "valid test").
@@ -109,7 +109,7 @@ if [[ "$TASK" == translation ]]; then
   EVAL_COMMAND=(bash "$ROOT/scripts/evaluate.sh" "${EVAL_OPTIONS[@]}" --checkpoint-dir "{run_dir}")
   EVAL_RECORD=eval/result.json
 else
-  EVAL_COMMAND=(python -m macaron_fairseq.evaluation.lm_evaluation --task "$TASK" --data-dir "$DATA_DIR"
+  EVAL_COMMAND=(python -m macaron_tools.scoring.lm_evaluation --task "$TASK" --data-dir "$DATA_DIR"
                 --checkpoint-dir "{run_dir}")
   [[ $USE_CPU -eq 1 ]] && EVAL_COMMAND+=(--cpu)
   [[ -n "$SPLITS" ]] && EVAL_COMMAND+=(--splits $SPLITS)
@@ -139,14 +139,12 @@ fi
 mkdir -p "$RUNS_DIR" 2>/dev/null && [[ -w "$RUNS_DIR" ]] \
   || die "cannot write to --runs-dir $RUNS_DIR: pass a folder you can write to"
 
-is_finished() { [[ -f "$1/train.log" ]] && tail -n 5 "$1/train.log" | grep -q "done training"; }
-
 # train RUN_DIR...: the given runs of one seed, side by side or alone; each directory is MODEL...-seedN
 train_runs() {
   local seed=$1; shift
   local runs=() run_dir
   for run_dir in "$@"; do runs+=(--run "$(basename "$run_dir" | sed 's/-.*//')" "$run_dir"); done
-  python -m macaron_fairseq.evaluation.side_by_side --label "seed $seed" "${SHARE[@]}" "${runs[@]}" -- \
+  python -m macaron_tools.runs.side_by_side --label "seed $seed" "${SHARE[@]}" "${runs[@]}" -- \
     bash "$ROOT/scripts/train.sh" "${COMMON_TRAIN[@]}" --model "{model}" --seed "$seed" --save-dir "{run_dir}" \
     "${TRAIN_EXTRA[@]}" || exit 1  # side_by_side said which run failed, and where its log is
   for run_dir in "$@"; do
@@ -161,7 +159,7 @@ evaluate_runs() {
   local seed=$1; shift
   local runs=() run_dir
   for run_dir in "$@"; do runs+=(--run "$(basename "$run_dir" | sed 's/-.*//')" "$run_dir"); done
-  python -m macaron_fairseq.evaluation.side_by_side --stage evaluation --label "seed $seed" "${SHARE[@]}" \
+  python -m macaron_tools.runs.side_by_side --stage evaluation --label "seed $seed" "${SHARE[@]}" \
     "${runs[@]}" -- "${EVAL_COMMAND[@]}" || exit 1
 }
 
@@ -171,7 +169,7 @@ for seed in "${SEED_LIST[@]}"; do
   for model in baseline macaron; do
     run_dir="$(run_dir "$RUNS_DIR" "$model" "$seed" "$POST_NORM")"
     RUN_DIRS[$model]+="$run_dir "
-    if is_finished "$run_dir"; then
+    if is_trained "$run_dir"; then
       echo "[compare] $model seed $seed: taking the finished run in $run_dir"
     else
       echo "[compare] $model seed $seed: training into $run_dir"
@@ -206,11 +204,11 @@ echo "[compare] writing $OUTPUT"
 read -r -a BASELINE_RUNS <<<"${RUN_DIRS[baseline]}"
 read -r -a MACARON_RUNS <<<"${RUN_DIRS[macaron]}"
 if [[ "$TASK" != translation ]]; then
-  python -m macaron_fairseq.evaluation.lm_comparison --setting "$SETTING$NORM_NAME" --task "$TASK" \
+  python -m macaron_tools.reports.lm_comparison --setting "$SETTING$NORM_NAME" --task "$TASK" \
     --baseline "${BASELINE_RUNS[@]}" --macaron "${MACARON_RUNS[@]}" --output "$OUTPUT" --command "$REPORT_COMMAND"
   exit
 fi
-python -m macaron_fairseq.evaluation.comparison --setting "$SETTING$NORM_NAME" \
+python -m macaron_tools.reports.comparison --setting "$SETTING$NORM_NAME" \
   --baseline "${BASELINE_RUNS[@]}" --macaron "${MACARON_RUNS[@]}" \
   --references "$DATA_DIR/refs" --target-lang "$TGT_LANG" --output "$OUTPUT" "${REPORT_FLAGS[@]}" \
   --command "$REPORT_COMMAND"

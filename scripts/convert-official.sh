@@ -14,4 +14,4 @@ case "${1:-}" in
 esac
 [[ $# -eq 2 ]] || usage_error "give two files, IN.pt and OUT.pt"
 [[ -x "$VENV/bin/python" ]] || die "no Python environment at $VENV: run scripts/setup.sh first, or set VENV"
-exec "$VENV/bin/python" -m macaron_fairseq.convert_official "$1" "$2"
+exec "$VENV/bin/python" -m macaron_tools.conversion.convert_official "$1" "$2"

@@ -173,7 +173,7 @@ if ((${#AVERAGED[@]})); then
   CHECKPOINT=$EVAL_DIR/checkpoint_avg_last$AVERAGE.pt
   stage "averaging the $AVERAGE newest checkpoints: ${AVERAGED[*]##*/}"
   # newest first, so that the average keeps the newest checkpoint's configuration and update count
-  python -m macaron_fairseq.checkpoint.average --inputs "${AVERAGED[@]}" --output "$WORK/${CHECKPOINT##*/}"
+  python -m macaron_tools.average_checkpoints --inputs "${AVERAGED[@]}" --output "$WORK/${CHECKPOINT##*/}"
   DECODED=$WORK/${CHECKPOINT##*/}
 else
   DECODED=$CHECKPOINT
@@ -217,7 +217,7 @@ AVERAGED_FLAGS=()
 if ((${#AVERAGED[@]})); then AVERAGED_FLAGS=(--averaged "${AVERAGED[@]}"); fi
 COMET_FLAGS=()
 if [[ -n $COMET_MODEL ]]; then COMET_FLAGS=(--comet-model "$COMET_MODEL"); fi
-python -m macaron_fairseq.evaluation.result --output "$WORK/result.json" --hypotheses-dir "$WORK" \
+python -m macaron_tools.scoring.result --output "$WORK/result.json" --hypotheses-dir "$WORK" \
   --setting "$SETTING" --source-lang "$SRC_LANG" --target-lang "$TGT_LANG" --variant "$TOKENIZED_BLEU" \
   --data-dir "$DATA_DIR" --checkpoint "$CHECKPOINT" "${AVERAGED_FLAGS[@]}" --beam "$BEAM" --lenpen "$LENPEN" \
   --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" "${SPLIT_LOGS[@]}" "${COMET_FLAGS[@]}"

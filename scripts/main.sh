@@ -43,12 +43,12 @@ else
   echo "[main] Multi30k is not reachable (set MULTI30K_RAW_DIR to a folder of its raw .gz files to use it):" \
        "using a synthetic German-English corpus instead"
   SYNTHETIC_RAW="$ROOT/data/work/synthetic-raw"
-  python -m macaron_fairseq.data.toy_corpus "$SYNTHETIC_RAW" --train 20000 --eval 1000 >/dev/null
+  python -m macaron_tools.data.toy_corpus "$SYNTHETIC_RAW" --train 20000 --eval 1000 >/dev/null
   DATA_DIR="$ROOT/data/data-bin/synthetic/multi30k.de-en"
   bash "$ROOT/scripts/prepare-multi30k.sh" --raw-dir "$SYNTHETIC_RAW" --out "$DATA_DIR" \
     --work-dir "$ROOT/data/work/synthetic"
   DATA=(--data-dir "$DATA_DIR")
-  CORPUS="synthetic (python -m macaron_fairseq.data.toy_corpus)"
+  CORPUS="synthetic (python -m macaron_tools.data.toy_corpus)"
   OUTPUT="$ROOT/results/synthetic-quick.md"
   RUNS_DIR="$ROOT/checkpoints/synthetic-quick"
 fi

@@ -92,13 +92,13 @@ mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --ou
 hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
 TOK_STAGE="$WORK/tok"
 BPE_STAGE="$WORK/bpe"
-LM=("$PY" -m macaron_fairseq.data.lm_corpus)
+LM=("$PY" -m macaron_tools.data.lm_corpus)
 
 TEXT_FLAGS=(--min-tokens "$MIN_TOKENS" ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"})
 [[ $TOKENIZED -eq 1 ]] && TEXT_FLAGS+=(--tokenized)
 [[ $LOWERCASE -eq 1 ]] && TEXT_FLAGS+=(--lowercase)
 INPUTS=("${FILE[train]}" "${FILE[valid]}" "${FILE[test]}")
-CODE="$(code_fingerprint) $(cksum < "$ROOT/macaron_fairseq/data/lm_corpus.py" | cut -d' ' -f1)"
+CODE="$(code_fingerprint) $(cksum < "$ROOT/macaron_tools/data/lm_corpus.py" | cut -d' ' -f1)"
 TOK_KEY="lm tok | code $CODE | inputs $(fingerprint "${INPUTS[@]}") | $LANG_CODE | ${TEXT_FLAGS[*]}"
 BPE_KEY="$TOK_KEY | bpe $BPE_SIZE $BPE_TRAIN_SENTENCES"
 RESULT_KEY="$BPE_KEY | out $NAME"

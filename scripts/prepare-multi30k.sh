@@ -8,7 +8,7 @@
 #   --raw-dir DIR   folder with the raw files train.{de,en}.gz, val.*, test_2016_flickr.*, test_2017_flickr.*
 #                   (default: $MULTI30K_RAW_DIR; without either they are downloaded from the GitHub repository
 #                   multi30k/dataset, data/task1/raw/). A synthetic corpus in the same layout:
-#                   python -m macaron_fairseq.data.toy_corpus DIR
+#                   python -m macaron_tools.data.toy_corpus DIR
 #   --out DIR       the result (default data/data-bin/multi30k.de-en): fairseq-preprocess output (joined
 #                   dictionary), spm.model, spm.vocab, refs/{valid,test,test1}.{detok,tok}.{de,en}, corpus.json
 #   --work-dir DIR  downloads and the stages a later run reuses (default data/work/multi30k.de-en)
@@ -65,7 +65,7 @@ if [[ -n "$RAW_DIR" ]]; then
   for file in $(raw_files); do [[ -f "$RAW_DIR/$file" ]] || missing+=("$file"); done
   ((${#missing[@]} == 0)) || die "$RAW_DIR lacks ${missing[*]}: --raw-dir needs Multi30k task 1's raw files" \
     "{train,val,test_2016_flickr,test_2017_flickr}.{de,en}.gz" \
-    "(or a synthetic set: python -m macaron_fairseq.data.toy_corpus DIR)"
+    "(or a synthetic set: python -m macaron_tools.data.toy_corpus DIR)"
 else
   RAW_DIR="$WORK/download"
   for file in $(raw_files); do

@@ -29,7 +29,7 @@ FAIRSEQ_RUNTIME_DEPS=(cffi "hydra-core==1.3.2" "omegaconf==2.3.0" regex tqdm bit
 PROJECT_DEPS=(sacrebleu sentencepiece sacremoses pytest pytest-xdist matplotlib tensorboardX)
 # What a ready environment imports: the check that lets a second run skip everything. matplotlib comes first:
 # importing fairseq turns on DEBUG logging, which matplotlib's import would then fill with lines.
-IMPORTS="matplotlib, torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, xdist, macaron_fairseq"
+IMPORTS="matplotlib, torch, fairseq, sacrebleu, sentencepiece, sacremoses, pytest, xdist, macaron_fairseq, macaron_tools"
 
 step() { CURRENT_STEP="$1"; echo "[setup] $1"; }
 trap 'echo "[setup] FAILED during: ${CURRENT_STEP:-start}. Fix the cause above and rerun scripts/setup.sh." >&2' ERR
@@ -65,7 +65,7 @@ step "install fairseq's runtime requirements (without torchaudio)"
 step "install ${PROJECT_DEPS[*]}"
 "${PIP[@]}" install -q "$TORCH_SPEC" "${PROJECT_DEPS[@]}"
 
-step "install the macaron_fairseq plugin (editable)"
+step "install the macaron_fairseq plugin and macaron_tools (editable)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
 
 step "check that everything imports"

@@ -228,7 +228,7 @@ fi
 # saved_architecture CHECKPOINT: the --arch a checkpoint was trained with, read weights-only (one error line
 # when it cannot be read).
 saved_architecture() {
-  python -m macaron_fairseq.checkpoint.saved_architecture "$1" || { DIED=1; exit 1; }
+  python -m macaron_tools.saved_architecture "$1" || { DIED=1; exit 1; }
 }
 
 require_fairseq

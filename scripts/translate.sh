@@ -71,10 +71,10 @@ DEVICE_FLAGS=()
 # A terminal is answered line by line; other input goes in batches, sorted by length within each.
 BATCH_FLAGS=(--buffer-size 1)
 [[ -t 0 ]] || BATCH_FLAGS=(--buffer-size 64 --batch-size 64)
-# The input line number of each line fairseq-interactive is given (see macaron_fairseq/data/translation_stream.py).
+# The input line number of each line fairseq-interactive is given (see macaron_tools/data/translation_stream.py).
 LINE_NUMBERS="$(mktemp)"
 trap 'rm -f "$LINE_NUMBERS"' EXIT
-STREAM=(python -m macaron_fairseq.data.translation_stream)
+STREAM=(python -m macaron_tools.data.translation_stream)
 
 # Should fairseq-interactive stop (a bad checkpoint), the source ends quietly on the closed pipe, the output
 # names no line untranslated (it gets no FINISHED line), and the pipeline's status is fairseq's.

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import macaron_fairseq
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 macaron_fairseq.register()  # the models and fixes, as fairseq's --user-dir loads them
 
@@ -40,6 +40,19 @@ def run(command, cwd=None, check=True, env=None, timeout=600):
     if check and result.returncode != 0:
         pytest.fail(f"{command[0]} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+TRAINING_LOG = """\
+2026-01-01 10:00:00 | INFO | fairseq_cli.train | Namespace(arch='macaron_transformer', seed=1)
+2026-01-01 10:00:01 | INFO | fairseq_cli.train | num. shared model params: 5,553,152 (num. trained: 5,553,152)
+2026-01-01 10:00:40 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 9.5 | nll_loss 9.4 | ppl 700 | wps 500 | wpb 164.7 | bsz 20.3 | num_updates 100
+2026-01-01 10:00:40 | INFO | train | epoch 001 | loss 10 | nll_loss 9.9 | ppl 1000 | wps 1000 | ups 0.5 | wpb 4000 | bsz 300 | num_updates 100 | lr 0.0005 | gnorm 1.2 | train_wall 200 | wall 210
+2026-01-01 10:04:00 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 7.25 | nll_loss 7.1 | ppl 150 | wps 500 | wpb 164.7 | bsz 20.3 | num_updates 180 | best_loss 7.25
+2026-01-01 10:04:00 | INFO | train | epoch 002 | loss 8 | nll_loss 7.9 | ppl 250 | wps 1000 | ups 0.5 | wpb 3000 | bsz 300 | num_updates 180 | lr 0.0009 | gnorm 1.1 | train_wall 150 | wall 380
+2026-01-01 10:04:01 | INFO | fairseq_cli.train | done training in 379.0 seconds
+"""
+"""A fairseq-train log of two epochs (180 updates, 350 s of training steps) ended by --max-update, as
+scripts/train.sh keeps it: what the tools that read a run's train.log are tested on."""
 
 
 TINY_MODEL_FLAGS = [

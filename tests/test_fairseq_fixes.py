@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import macaron_fairseq
-from conftest import PLUGIN_DIR, REPO_ROOT
+from conftest import REPO_ROOT
 from macaron_fairseq import fairseq_fixes
 from macaron_fairseq.fairseq_fixes import FIXES, Wrap, apply_fixes, patch
 
@@ -79,13 +79,18 @@ def test_patch_wraps_once_and_keeps_static_methods_static(monkeypatch, name):
     assert fairseq_fixes.is_patched(Owner, name, add_one)
 
 
+LIGHT_PACKAGES = ("macaron_fairseq.data", "macaron_fairseq.evaluation", "macaron_tools.data", "macaron_tools.scoring",
+                  "macaron_tools.runs", "macaron_tools.reports")
+"""The packages whose every module starts without torch or fairseq: the plugin's data fixes (fairseq imported
+only when applied), the throughput table's front end, and the tools for corpus preparation, tokenization, BPE,
+scoring, records, side-by-side runs, log parsing, reports and significance."""
+
+
 def light_modules():
-    """Every module of the data and evaluation packages: corpus preparation, tokenization, BPE, scoring, records,
-    reports, significance, log parsing."""
     return sorted(
-        f"macaron_fairseq.{package}.{module.name}"
-        for package in ("data", "evaluation")
-        for module in pkgutil.iter_modules([str(PLUGIN_DIR / package)])
+        f"{package}.{module.name}"
+        for package in LIGHT_PACKAGES
+        for module in pkgutil.iter_modules([str(REPO_ROOT.joinpath(*package.split(".")))])
     )
 
 
@@ -109,7 +114,7 @@ def test_tools_start_without_torch_or_fairseq(module):
 
 
 def test_the_import_check_sees_torch_where_a_tool_needs_it():
-    assert heavy_imports_of("macaron_fairseq.checkpoint.average") == ["torch"]
+    assert heavy_imports_of("macaron_tools.average_checkpoints") == ["torch"]
 
 
 def test_token_blocks_of_one_sentence_each_build_under_numpy_2():

@@ -1,6 +1,8 @@
-"""Importing the plugin changes nothing in the importing process; fairseq loading it registers it; the commands,
-fairseq's and the tools', print the plugin's errors as one line."""
+"""Importing the plugin changes nothing in the importing process; fairseq loading it registers it and loads none of
+the tools; the commands, fairseq's and the tools', print the plugin's errors as one line."""
 
+import ast
+import json
 import subprocess
 import sys
 
@@ -62,3 +64,65 @@ def test_the_same_error_outside_a_command_keeps_its_traceback():
     assert result.returncode == 1
     assert result.stderr.startswith("Traceback") and result.stderr.endswith(
         "MacaronFairseqError: the input is bad: fix it\n")
+
+
+LOADED_BY_FAIRSEQ = """
+import argparse, ast, importlib, json, pathlib, sys
+plugin = pathlib.Path(sys.argv[1])
+import fairseq
+# The fairseq modules the plugin's files import, imported first: what they bring with them is fairseq's.
+for path in sorted(plugin.rglob("*.py")):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else \\
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        for name in names:
+            if name.partition(".")[0] == "fairseq":
+                importlib.import_module(name)
+before = {name.partition(".")[0] for name in sys.modules}
+from fairseq import utils
+utils.import_user_module(argparse.Namespace(user_dir=str(plugin)))
+print(json.dumps({"new": sorted({name.partition(".")[0] for name in sys.modules} - before),
+                  "tools": sorted(name for name in sys.modules if name.partition(".")[0] == "macaron_tools"),
+                  "plugin": sorted(name for name in sys.modules if name.startswith("macaron_fairseq."))}))
+"""
+
+
+def test_fairseq_loading_the_plugin_imports_no_tool_and_no_package_beyond_fairseqs_own(tmp_path):
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_FAIRSEQ, str(REPO_ROOT / "macaron_fairseq")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert loaded["tools"] == []
+    assert [name for name in loaded["new"] if name not in sys.stdlib_module_names] == ["macaron_fairseq"]
+    assert "macaron_fairseq.models.macaron_transformer" in loaded["plugin"]
+    assert not [name for name in loaded["plugin"] if name.startswith(TOOLS_IN_THE_PLUGIN_FOLDER)]
+
+
+TOOLS_IN_THE_PLUGIN_FOLDER = ("macaron_fairseq.diagnostics", "macaron_fairseq.evaluation")
+"""The splitting probe and the throughput table: tools that import macaron_tools from the plugin's folder, which
+neither fairseq's --user-dir nor any module of the plugin loads."""
+
+
+def imported_modules(path):
+    """The absolute module names a Python file imports."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return names
+
+
+def test_no_module_of_the_plugin_imports_the_tools():
+    plugin = REPO_ROOT / "macaron_fairseq"
+    offending = {}
+    for path in sorted(plugin.rglob("*.py")):
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        if module.startswith(TOOLS_IN_THE_PLUGIN_FOLDER):
+            continue
+        tools = [name for name in imported_modules(path)
+                 if name.partition(".")[0] == "macaron_tools" or name.startswith(TOOLS_IN_THE_PLUGIN_FOLDER)]
+        if tools:
+            offending[module] = tools
+    assert offending == {}

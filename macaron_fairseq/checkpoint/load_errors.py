@@ -175,16 +175,16 @@ def refuse_language_models_for_other_tasks(filenames, models, task):
     """A language model of the data's dictionary loads into a translation task without a word, and translates
     nothing: refused."""
     from fairseq.models import FairseqLanguageModel
+    from fairseq.tasks.translation import TranslationTask
 
-    task_name = getattr(getattr(task, "cfg", None), "_name", None)
-    if task is None or task_name in LANGUAGE_MODEL_TASKS:
+    if not isinstance(task, TranslationTask):
         return
     for path, model in zip(filenames, models):
         if isinstance(model, FairseqLanguageModel):
             raise CheckpointError(
                 f"checkpoint {path} holds a language model (--task {saved_task(path)}, --arch "
-                f"{saved_architecture(path)}), not a model for --task {task_name}: pass a checkpoint trained with "
-                f"--task {task_name}")
+                f"{saved_architecture(path)}), not a model for --task translation: pass a checkpoint trained with "
+                f"--task translation")
 
 
 def explain_resume_errors(load_checkpoint):

@@ -21,7 +21,7 @@ import time
 from typing import Dict, List
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
-from macaron_fairseq.evaluation.machine import processor_name
+from macaron_tools.runs.machine import processor_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +202,7 @@ def main(argv=None):
             torch.cuda.empty_cache()
     print(table(results))
     if args.markdown:
-        from macaron_fairseq.evaluation.files import write_atomically
+        from macaron_tools.files import write_atomically
 
         command = "python -m macaron_fairseq.evaluation.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
         write_atomically(args.markdown, f"# Training cost by width\n\nProduced by:\n\n```\n{command}\n```\n\n"
@@ -210,7 +210,7 @@ def main(argv=None):
                                         f"sentences of {args.length}, {rounds} rounds per width.\n\n"
                                         f"{table(results)}\n")
     if args.json:
-        from macaron_fairseq.evaluation.files import write_json
+        from macaron_tools.files import write_json
 
         write_json(args.json, {"device": describe_device(device), "batch_tokens": batch_tokens,
                                "length": args.length, "rounds": rounds,

@@ -73,7 +73,7 @@ require_folder_path() {
 }
 
 # corpus_facts DATA_DIR FIELD... [--checkpoint FILE]: fields of a prepared folder's corpus.json
-# (macaron_fairseq/data/corpus_metadata.py), one per element of the array FACTS. With --checkpoint, a model of
+# (macaron_tools/data/corpus_metadata.py), one per element of the array FACTS. With --checkpoint, a model of
 # another direction than the data's is refused first. Errors are its own one line.
 corpus_facts() {
   local data_dir="$1" arguments=() output
@@ -82,7 +82,7 @@ corpus_facts() {
     if [[ "$1" == --checkpoint ]]; then arguments+=("$1" "$2"); shift 2; else arguments+=(--get "$1"); shift; fi
   done
   # The "." keeps empty last fields, which $(...) would strip with the final newlines.
-  output="$(python -m macaron_fairseq.data.corpus_metadata "$data_dir" "${arguments[@]}" && echo .)" \
+  output="$(python -m macaron_tools.data.corpus_metadata "$data_dir" "${arguments[@]}" && echo .)" \
     || { DIED=1; exit 1; }
   mapfile -t FACTS < <(printf '%s' "${output%.}")
 }
@@ -98,6 +98,10 @@ valid_progress() {
     fi
   done
 }
+
+# is_trained RUN_DIR: the run is trained to its end, its train.log's last session says why training stopped
+# (macaron_tools/runs/trained.py, the one check of it).
+is_trained() { python -m macaron_tools.runs.trained "$1"; }
 
 require_fairseq() {
   command -v fairseq-train >/dev/null 2>&1 \

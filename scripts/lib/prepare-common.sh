@@ -97,7 +97,7 @@ for module, names in distributions.items():
     print(" ".join(versions) or f"{module} (version unknown)", end="; ")
 EOF
   )" || die "$PY lacks the packages above: run scripts/setup.sh, or set VENV to the project's environment"
-  PREPARE=(python_step "$PY" -m macaron_fairseq.data.prepare_corpus)
+  PREPARE=(python_step "$PY" -m macaron_tools.data.prepare_corpus)
 }
 
 # python_step COMMAND...: runs a Python step. Python says why it stopped when it exits with status 1 (its one
@@ -120,18 +120,18 @@ OUT_INPUTS=()
 check_out_replaceable() {
   local work_dir="$1"
   shift
-  python_step "$PY" -m macaron_fairseq.data.output_folder "$OUT" --work-dir "$work_dir" --inputs "$@"
+  python_step "$PY" -m macaron_tools.data.output_folder "$OUT" --work-dir "$work_dir" --inputs "$@"
 }
 
 # fingerprint FILE...: names, sizes and modification times of the files, as one number.
 fingerprint() { stat -L -c '%n %s %Y' "$@" | cksum | cut -d' ' -f1; }
 
 # code_fingerprint: the code a result depends on, as one number: the calling script, this file, the Python steps
-# and the versions of the tools they run.
+# (and macaron_tools/files.py, which reads and writes their text) and the versions of the tools they run.
 code_fingerprint() {
-  local name steps=()
+  local name steps=("$ROOT/macaron_tools/files.py")
   for name in prepare_corpus text_files markup moses_tokenize length_filter sentencepiece_bpe corpus_metadata; do
-    steps+=("$ROOT/macaron_fairseq/data/$name.py")
+    steps+=("$ROOT/macaron_tools/data/$name.py")
   done
   { cat "$0" "${BASH_SOURCE[0]}" "${steps[@]}"; echo "$TOOL_VERSIONS"; } | cksum | cut -d' ' -f1
 }

@@ -148,7 +148,7 @@ def test_finished_runs_are_taken_as_they_are_and_reported(finished, tmp_path):
     assert result.stdout.count("taking the finished run") == 4
     for step in ("training into", "[schemes] train", "[schemes] evaluate", "[schemes] probe"):
         assert step not in result.stdout
-    assert "[schemes] report: python -m macaron_fairseq.evaluation.scheme_comparison --setting multi30k-quick " \
+    assert "[schemes] report: python -m macaron_tools.reports.scheme_comparison --setting multi30k-quick " \
            f"--run strang {runs}/strang-seed1 --run lie-trotter {runs}/lie-trotter-seed1" in result.stdout
     report = (tmp_path / "results" / "schemes.md").read_text()
     summary = json.loads((tmp_path / "results" / "schemes.json").read_text())

@@ -5,7 +5,7 @@ import random
 
 import pytest
 from fairseq_in_process import fairseq_preprocess
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 SPLIT_SIZES = {"train": 300, "valid": 21, "test": 13}
 """Sentences per split; neither evaluation split a multiple of 8, the batch-size multiple fairseq rounds to."""

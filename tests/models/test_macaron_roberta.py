@@ -14,8 +14,8 @@ from fairseq.tasks.masked_lm import MaskedLMTask
 
 from conftest import PLUGIN_DIR, last_checkpoint
 from macaron_fairseq.models.macaron_roberta import BASELINE_TWINS, MacaronRobertaModel
-from macaron_fairseq.models.parity import bert_init_skipped
 from macaron_fairseq.modules.macaron_layer import MacaronTransformerEncoderLayer
+from macaron_tools.parity import bert_init_skipped
 from fairseq_in_process import fairseq_train
 from monolingual_corpus import binarize, english_corpus  # noqa: F401 (a fixture)
 

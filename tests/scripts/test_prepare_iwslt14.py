@@ -8,7 +8,7 @@ from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
 from prepared_data import assert_split_sizes, read
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare-iwslt14.sh"
 TEST_SETS = [  # in the order the test split concatenates them

@@ -9,7 +9,7 @@ import pytest
 from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 PREPARE_LM = REPO_ROOT / "scripts" / "prepare-lm.sh"
 SIZES = {"train": 200, "valid": 13, "test": 11}

@@ -1,5 +1,5 @@
 """scripts/prepare-multi30k.sh: end to end on the real Multi30k (when the shared copy is at hand), on the synthetic
-corpus of macaron_fairseq.data.toy_corpus, and on bad input."""
+corpus of macaron_tools.data.toy_corpus, and on bad input."""
 
 import gzip
 import re
@@ -10,7 +10,7 @@ from fairseq.data import Dictionary, data_utils
 
 from conftest import REPO_ROOT, run
 from prepared_data import read
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare-multi30k.sh"
 # CI puts the shared data folder beside the repository.

@@ -16,8 +16,8 @@ import sentencepiece
 from sacremoses import MosesDetokenizer
 
 from conftest import PLUGIN_DIR, REPO_ROOT, TINY_MODEL_FLAGS, fairseq_command, run
-from macaron_fairseq.data import corpus_metadata, toy_corpus
-from macaron_fairseq.data.moses_tokenize import MosesPreprocessor
+from macaron_tools.data import corpus_metadata, toy_corpus
+from macaron_tools.data.moses_tokenize import MosesPreprocessor
 
 TRANSLATE_SH = REPO_ROOT / "scripts" / "translate.sh"
 ENV = {"OMP_NUM_THREADS": "1"}

@@ -13,7 +13,7 @@ import sentencepiece
 from conftest import BIN_DIR, PLUGIN_DIR, TINY_MODEL_FLAGS, fairseq_command, run
 from sacremoses import MosesTokenizer
 
-from macaron_fairseq.data import toy_corpus
+from macaron_tools.data import toy_corpus
 
 SIZES = {"train": 400, "valid": 16, "test": 13, "test1": 11}  # 13 and 11: not multiples of fairseq's batch multiple 8
 SRC, TGT = "de", "en"
