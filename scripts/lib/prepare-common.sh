@@ -49,7 +49,8 @@ hold_lock() {
     return 0
   fi
   while true; do
-    eval "exec $fd>>\"\$file\""
+    { eval "exec $fd>>\"\$file\""; } 2>/dev/null \
+      || die "cannot write in $(dirname "$file"), where $3 is prepared: give folders you can write (--out, --work-dir)"
     flock -n "$fd" || die "another run is preparing $3: wait for it to finish, or pass another folder"
     if [[ /proc/$$/fd/$fd -ef "$file" ]]; then
       LOCKS_TAKEN+=("$file")

@@ -325,3 +325,14 @@ def test_an_earlier_result_is_still_replaced(prepared, tmp_path):
     shutil.copytree(out.parent / "work", tmp_path / "data-bin" / "work")
     prepare_corpus(prefixes, copy)
     assert (copy / ".prepared").read_text() == (out / ".prepared").read_text()
+
+
+def test_an_out_in_a_folder_that_cannot_be_written_is_one_line(prepared, tmp_path):
+    _, prefixes, _, _ = prepared
+    out = "/proc/c.xx-yy"  # /proc takes no new files, for any user
+    splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
+    result = run(["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits, "--bpe-size", 60,
+                  "--out", out, "--work-dir", tmp_path / "work"], env=ENV, check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("error: cannot write in /proc, where /proc/c.xx-yy is prepared: give folders you can "
+                             "write (--out, --work-dir)\n")

@@ -2,6 +2,8 @@
 
 import argparse
 import shlex
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -192,3 +194,36 @@ def test_a_save_dir_of_another_architecture_is_refused_before_anything_is_writte
     assert result.stderr == (f"error: --save-dir {baseline_run} holds a transformer run, not a macaron_transformer "
                              f"one: train into another --save-dir, or resume it with its own --model\n")
     assert {path.name: path.read_bytes() for path in baseline_run.iterdir()} == before
+
+
+def short_run(toy_data_bin, save_dir):
+    return ["bash", TRAIN_SH, "--setting", "multi30k", "--model", "macaron", "--cpu", "--max-update", 2,
+            "--max-tokens", 600, "--data-dir", toy_data_bin, "--save-dir", save_dir]
+
+
+def test_a_second_run_into_the_same_save_dir_is_refused_while_the_first_runs(tmp_path, toy_data_bin):
+    import fcntl
+
+    save_dir = tmp_path / "run"
+    save_dir.mkdir()
+    with open(save_dir / ".train.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the first run's fairseq-train holds it
+        result = run(short_run(toy_data_bin, save_dir), check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (f"error: another run is training into --save-dir {save_dir}: wait for it "
+                                              f"to end, or pass another --save-dir")
+    assert sorted(path.name for path in save_dir.iterdir()) == [".train.lock"]  # nothing written
+
+
+def test_a_killed_run_leaves_no_lock_behind(tmp_path, toy_data_bin):
+    save_dir = tmp_path / "run"
+    save_dir.mkdir()
+    holds_the_lock = ("import fcntl, sys, time\nlock = open(sys.argv[1], 'a')\nfcntl.flock(lock, fcntl.LOCK_EX)\n"
+                      "print('held', flush=True)\ntime.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", holds_the_lock, str(save_dir / ".train.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    holder.kill()  # as a run killed at any point
+    holder.wait()
+    result = run(short_run(toy_data_bin, save_dir))
+    assert "done training" in result.stdout + result.stderr
