@@ -242,7 +242,8 @@ fi
 mkdir -p "$SAVE_DIR" 2>/dev/null || die "cannot make --save-dir $SAVE_DIR: give a folder you can write"
 # One run per save dir: two would interleave train.log and overwrite each other's checkpoints. fairseq-train
 # inherits the lock and holds it to its end; the system releases it when the run ends, however it ends.
-exec 9>>"$SAVE_DIR/.train.lock" 2>/dev/null || die "cannot write in --save-dir $SAVE_DIR: give a folder you can write"
+{ exec 9>>"$SAVE_DIR/.train.lock"; } 2>/dev/null \
+  || die "cannot write in --save-dir $SAVE_DIR: give a folder you can write"
 flock -n 9 || die "another run is training into --save-dir $SAVE_DIR: wait for it to end, or pass another --save-dir"
 RECORDED=()
 for argument in "${COMMAND[@]}"; do RECORDED+=("$(root_relative "$argument")"); done
