@@ -160,13 +160,14 @@ command -v fairseq-generate >/dev/null ||
   die "fairseq-generate not found: run scripts/setup.sh, or set VENV to the project's environment"
 
 EVAL_DIR=$CHECKPOINT_DIR/eval
-mkdir -p "$EVAL_DIR"
+mkdir -p "$EVAL_DIR" 2>/dev/null && [[ -w $EVAL_DIR ]] && touch "$EVAL_DIR" 2>/dev/null ||
+  die "cannot write in $EVAL_DIR: evaluate.sh writes beside the checkpoints; copy the run to a folder you can write"
 # Everything is built in a work folder and moved into eval/ only when all of it is done: a failure leaves an
 # earlier, finished evaluation as it was.
 # An attempt that fails stays in eval/partial/, which its error names, until the next evaluation starts.
 WORK=$EVAL_DIR/partial
 rm -rf "$WORK"
-mkdir "$WORK"
+mkdir "$WORK" 2>/dev/null || die "cannot make $WORK: copy the run to a folder you can write"
 
 # ---- checkpoint ----
 if ((${#AVERAGED[@]})); then
@@ -201,7 +202,8 @@ for split in "${SPLIT_LIST[@]}"; do
     --beam "$BEAM" --lenpen "$LENPEN" --max-len-a "$MAX_LEN_A" --max-len-b "$MAX_LEN_B" \
     --post-process "$POST_PROCESS" --max-tokens "$DECODE_MAX_TOKENS" \
     "${DEVICE_FLAGS[@]}" >"$WORK/$split.out" 2>"$WORK/$split.err" || status=$?
-  cat "$WORK/$split.out" "$WORK/$split.err" >"$log"
+  cat "$WORK/$split.out" "$WORK/$split.err" 2>/dev/null >"$log" ||
+    die "cannot write $log (is the disk full?): free space, or copy the run to a disk with room"
   rm -f "$WORK/$split.out"
   if ((status != 0)); then
     reason=$(grep -m1 '^error: ' "$WORK/$split.err" | cut -c8- || true)

@@ -217,3 +217,12 @@ def test_data_without_refs_is_scored_against_target_lines(trained_run, copy_data
     assert result["checkpoint"] == str(trained_run / "checkpoint_best.pt") and result["averaged"] is None
     assert result["splits"]["test"]["references"] == {"detok": None, "tok": "the T- lines of generate-test.log"}
     assert result["splits"]["test"]["hypotheses"] == SIZES["test"] and set(result["splits"]) == {"test"}
+
+
+def test_a_checkpoint_dir_it_cannot_write_in_is_one_line(best_only, copy_data):
+    """eval/ taken by something that is no folder (here /dev/full, which takes no file), as a read-only or full disk
+    refuses one."""
+    (best_only / "eval").symlink_to("/dev/full")
+    completed = evaluate("--setting", SETTING, "--checkpoint-dir", best_only, "--data-dir", copy_data(), "--cpu")
+    assert_one_line_error(completed, f"cannot write in {best_only / 'eval'}", "copy the run to a folder you can write")
+    assert (best_only / "eval").is_symlink()  # left as it was
