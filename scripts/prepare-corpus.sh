@@ -104,6 +104,10 @@ for split in "${GIVEN[@]}"; do
       break
     fi
   done
+  for lang in "$SRC" "$TGT"; do
+    [[ -n "${SOURCE[$split]:-}" || ! -d "$prefix.$lang" ]] \
+      || die "--$split $prefix: $prefix.$lang is a folder, not a file: give the prefix of the two files of the split"
+  done
   [[ -n "${SOURCE[$split]:-}" ]] || die "--$split $prefix: there is no $prefix.$SRC and $prefix.$TGT" \
     "(nor $prefix.$SRC.gz and $prefix.$TGT.gz): give the prefix of the two files of the split"
 done

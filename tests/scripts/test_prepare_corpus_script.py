@@ -171,6 +171,9 @@ def only_empty_lines(prefixes):
 @pytest.mark.parametrize("change, message", [
     (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").unlink(),
      "--valid {valid}: there is no {valid}.xx and {valid}.yy"),
+    (lambda prefixes: (prefixes["valid"].with_name("corpus-valid.yy").unlink(),
+                       prefixes["valid"].with_name("corpus-valid.yy").mkdir()),
+     "--valid {valid}: {valid}.yy is a folder, not a file: give the prefix of the two files of the split"),
     (lambda prefixes: prefixes["valid"].with_name("corpus-valid.yy").write_text("one line too few\n"),
      "corpus-valid.xx has 12 sentences but"),
     # named as the user gave them, not by the work folder's files
