@@ -173,8 +173,20 @@ binarize() {
   OUT_PARTIAL="$(dirname "$OUT")/.$NAME.partial.$$"
   rm -rf "$OUT_PARTIAL"
   "$PY" -m fairseq_cli.preprocess "$@" --destdir "$OUT_PARTIAL" --workers "$WORKERS" > "$OUT_PARTIAL.log" 2>&1 \
-    || { cat "$OUT_PARTIAL.log" >&2; rm -f "$OUT_PARTIAL.log"; return 1; }
+    || die_of_failed_binarizing
   rm -f "$OUT_PARTIAL.log"
+}
+
+# die_of_failed_binarizing: one line for a failed fairseq-preprocess, with the last line of its output (the error of
+# its traceback), and where to look when that is a full disk.
+die_of_failed_binarizing() {
+  local cause
+  cause="$(grep -v '^[[:space:]]*$' "$OUT_PARTIAL.log" 2>/dev/null | tail -n 1)"
+  if grep -q "No space left on device" "$OUT_PARTIAL.log" 2>/dev/null; then
+    die "fairseq-preprocess ran out of disk space writing in $(dirname "$OUT") ($cause): free space there, or" \
+      "pass an --out on a disk with room"
+  fi
+  die "fairseq-preprocess failed (${cause:-no output}): check the inputs, or run it alone to see its log"
 }
 
 # publish_result: marks $OUT_PARTIAL as built from $RESULT_KEY and swaps it in for $OUT; the previous result (if

@@ -339,3 +339,26 @@ def test_an_out_in_a_folder_that_cannot_be_written_is_one_line(prepared, tmp_pat
     assert result.returncode == 1
     assert result.stderr == ("error: cannot write in /proc, where /proc/c.xx-yy is prepared: give folders you can "
                              "write (--out, --work-dir)\n")
+
+
+def test_a_full_disk_while_binarizing_is_one_line_and_leaves_nothing(prepared, tmp_path):
+    """fairseq-preprocess failing as on a full disk (a python that stands in for the project's fails it so), after
+    the work stages are done: one line naming the cause; no result and no half-written folder beside it."""
+    _, prefixes, out, _ = prepared
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    real_python = REPO_ROOT / ".venv" / "bin" / "python"
+    (venv / "bin" / "python").write_text(
+        '#!/bin/bash\nif [[ "$*" == *"fairseq_cli.preprocess"* ]]; then\n'
+        '  echo "Traceback (most recent call last):"; echo "OSError: [Errno 28] No space left on device"; exit 1\n'
+        f'fi\nexec {real_python} "$@"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    target = tmp_path / "data-bin" / out.name
+    shutil.copytree(out.parent / "work", tmp_path / "data-bin" / "work")  # the stages, reused
+    result = prepare_corpus(prefixes, target, check=False, env={"VENV": str(venv)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"error: fairseq-preprocess ran out of disk space writing in {target.parent} (OSError: [Errno 28] No space "
+        f"left on device): free space there, or pass an --out on a disk with room")
+    assert sorted(path.name for path in target.parent.iterdir()) == ["work"]
