@@ -16,7 +16,7 @@ import torch
 
 from macaron_fairseq.checkpoint.safe_load import CheckpointError, load_checkpoint_file
 from macaron_fairseq.errors import run_command
-from macaron_tools.files import atomic_path
+from macaron_tools.files import atomic_path, require_input_file, require_writable_output
 
 
 def model_parameters(state, path):
@@ -69,8 +69,10 @@ def average_checkpoints(paths):
 
 def save_checkpoint(state, path):
     """``torch.save``, whole or not at all: a crash leaves no truncated checkpoint behind."""
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+    # through a file object: torch.save given a name reports a full disk as an opaque RuntimeError of its C++
+    # writer, not as the OSError that atomic_path turns into one line
+    with atomic_path(path) as temporary, open(temporary, "wb") as f:
+        torch.save(state, f)
 
 
 def main(argv=None):
@@ -80,6 +82,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if os.path.abspath(args.output) in {os.path.abspath(p) for p in args.inputs}:
         parser.error("--output is one of --inputs: write the average to a new file")
+    for path in args.inputs:
+        require_input_file(path, "--inputs", "a checkpoint fairseq-train saved (a .pt file of its --save-dir)",
+                           missing_fix="check the path or train the model first")
+    require_writable_output(args.output, "--output")
     save_checkpoint(average_checkpoints(args.inputs), args.output)
     print(f"averaged {len(args.inputs)} checkpoints into {args.output}")
     return 0

@@ -6,13 +6,25 @@ refused rather than resumed into.
 
 import argparse
 
-from macaron_fairseq.checkpoint.safe_load import load_checkpoint_file
+from macaron_fairseq.checkpoint.safe_load import CheckpointError, load_checkpoint_file
 from macaron_fairseq.errors import run_command
 
 
 def saved_architecture(path):
     state = load_checkpoint_file(path)
-    return state["args"].arch if state.get("args") is not None else state["cfg"]["model"].arch
+    model = None
+    if isinstance(state, dict):
+        cfg = state.get("cfg")
+        model = state.get("args") if state.get("args") is not None else (
+            cfg.get("model") if isinstance(cfg, dict) else None)
+    if isinstance(model, dict):  # a model configured by a dataclass, whose config fairseq names after the --arch
+        arch = model.get("arch") or model.get("_name")
+    else:  # an argparse Namespace
+        arch = getattr(model, "arch", None)
+    if not isinstance(arch, str):
+        raise CheckpointError(f"checkpoint {path} names no architecture (no arch in its args or cfg.model): pass a "
+                              f"checkpoint that fairseq-train saved")
+    return arch
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ from macaron_tools.conversion.errors import (
 )
 from macaron_tools.conversion.official_args import plugin_training_args
 from macaron_tools.conversion.official_weights import rename_official_weights, upgrade_for_model
-from macaron_tools.files import atomic_path
+from macaron_tools.files import atomic_path, require_writable_output
 
 DROPPED_ENTRIES = ("last_optimizer_state", "extra_state")
 """Top-level entries of their checkpoint left out: Adam's moments and their data iterator's position."""
@@ -51,8 +51,9 @@ class Conversion:
 def convert_official_checkpoint(input_path, output_path):
     """Convert the authors' checkpoint ``input_path`` to ``output_path``; returns a :class:`Conversion`.
 
-    Raises a :class:`~macaron_tools.conversion.errors.ConversionError` or
-    :class:`~macaron_fairseq.checkpoint.safe_load.CheckpointError`, with ``output_path`` left untouched.
+    Raises a :class:`~macaron_tools.conversion.errors.ConversionError`,
+    :class:`~macaron_fairseq.checkpoint.safe_load.CheckpointError` or, for an output it cannot write,
+    :class:`~macaron_tools.files.OutputFileError`, with ``output_path`` left untouched.
     """
     check_output_path(input_path, output_path)
     theirs = load_official_checkpoint(input_path)
@@ -65,7 +66,8 @@ def convert_official_checkpoint(input_path, output_path):
         weights = upgrade_for_model(weights, model)
         check_weights_fit(weights, model, args)
         history = training_record(theirs)
-    with atomic_path(output_path) as temporary:
+    # through a file object, so that a full disk is an OSError that atomic_path reports in one line
+    with atomic_path(output_path) as temporary, open(temporary, "wb") as f:
         torch.save({
             "args": None,  # fairseq 0.12 keeps the configuration in "cfg", as fairseq-train writes it
             "cfg": fairseq_config(args),
@@ -74,7 +76,7 @@ def convert_official_checkpoint(input_path, output_path):
             "optimizer_history": [history],
             "task_state": {},
             "extra_state": {},  # fairseq starts a fresh data iterator from this
-        }, temporary)
+        }, f)
     return Conversion(
         their_arch=theirs["args"].arch,
         arch=args.arch,
@@ -94,11 +96,8 @@ def naming(path):
 
 
 def check_output_path(input_path, output_path):
-    if os.path.isdir(output_path):
-        raise ConversionError(f"the output {output_path} is a directory: name the .pt file to write in it")
-    directory = os.path.dirname(os.path.abspath(output_path))
-    if not os.path.isdir(directory):
-        raise ConversionError(f"the output's directory {directory} does not exist: create it first")
+    # docs/official-checkpoints.md converts each checkpoint into a folder of its own, made here
+    require_writable_output(output_path, "the output", make_folder=True)
     if os.path.exists(output_path) and os.path.exists(input_path) and os.path.samefile(input_path, output_path):
         raise ConversionError(f"the output {output_path} is the input: name a new file for the converted checkpoint")
 

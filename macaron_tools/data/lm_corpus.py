@@ -34,8 +34,8 @@ from macaron_tools.data.corpus_metadata import MosesOptions
 from macaron_tools.data.length_filter import LengthFilter
 from macaron_tools.data.moses_tokenize import ProgressCounter, preprocess_lines
 from macaron_tools.data.prepare_corpus import positive_int, report_empty_lines, say
-from macaron_tools.data.text_files import CorpusError, split_path
-from macaron_tools.files import atomic_output, count_lines, read_lines
+from macaron_tools.data.text_files import CorpusError, count_corpus_lines, read_corpus_lines, split_path
+from macaron_tools.files import atomic_output, count_lines, read_lines, require_input_file, require_output_folder
 
 FILE_NAME = "lm_corpus.json"
 FORMAT = 1
@@ -51,12 +51,19 @@ def parse_split_file(spec):
 
 def prepare_text(args):
     options = dict(lang=args.lang, lowercase=args.lowercase)
-    for index, spec in enumerate(args.splits):
-        split, path = parse_split_file(spec)
-        lines = count_lines(path)  # a bad byte is reported before minutes of tokenization, not after
-        if lines == 0:
+    require_output_folder(args.out_dir, "--out-dir")
+    splits = [parse_split_file(spec) for spec in args.splits]
+    # Every file read once before the first is tokenized: a bad byte is reported before minutes of work, not after.
+    counts = {}
+    for split, path in splits:
+        require_input_file(path, what=f"{args.lang} text, one sentence a line")
+    for split, path in splits:
+        counts[split] = count_corpus_lines(path)
+        if counts[split] == 0:
             raise CorpusError(f"{path} is empty: the {split} split needs at least one line of text")
-        sentences = (line.rstrip() for line in read_lines(path))
+    for index, (split, path) in enumerate(splits):
+        lines = counts[split]
+        sentences = (line.rstrip() for line in read_corpus_lines(path))
         if args.tokenized:
             # already tokenized (WikiText): only lowercasing, which the Moses step would otherwise do
             processed = (line.lower() for line in sentences) if args.lowercase else sentences
@@ -83,6 +90,8 @@ def prepare_text(args):
 def encode(args):
     from macaron_tools.data.sentencepiece_bpe import encode_as_pieces
 
+    require_input_file(args.model, "--model", "the sentencepiece model (SPM.model)")
+    require_output_folder(args.out_dir, "--out-dir")
     for split in args.splits:
         output = os.path.join(args.out_dir, split)  # fairseq-preprocess's --trainpref and the others name it
         with atomic_output(output) as out:
@@ -122,6 +131,7 @@ class LanguageModelCorpus:
 
 
 def write_metadata(args):
+    require_output_folder(args.out_dir, "--out-dir")
     corpus = LanguageModelCorpus(
         lang=args.lang, moses=None if args.tokenized else MosesOptions(lowercase=args.lowercase),
         bpe_model="spm.model" if args.bpe_size else None, bpe_size=args.bpe_size, splits=tuple(args.splits),

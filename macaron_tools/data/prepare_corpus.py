@@ -36,8 +36,22 @@ from macaron_tools.data import corpus_metadata, markup
 from macaron_tools.data.length_filter import KEPT, LengthFilter
 from macaron_tools.data.moses_tokenize import ProgressCounter, preprocess_lines
 from macaron_tools.data.sentencepiece_bpe import encode_as_pieces, train_joint_bpe
-from macaron_tools.data.text_files import CorpusError, empty_line_numbers, require_same_length, split_path
-from macaron_tools.files import atomic_output, count_lines, read_lines
+from macaron_tools.data.text_files import (
+    CorpusError,
+    count_corpus_lines,
+    empty_line_numbers,
+    read_corpus_lines,
+    require_same_length,
+    split_path,
+)
+from macaron_tools.files import (
+    atomic_output,
+    count_lines,
+    read_lines,
+    require_input_file,
+    require_output_folder,
+    require_writable_output,
+)
 
 LANG_PLACEHOLDER = "{lang}"
 SHOWN_EMPTY_LINES = 5
@@ -58,7 +72,7 @@ def sentences_of(path):
     everything else as written (a no-break space in "120\u00a0cm" included).
     """
     name = os.path.basename(path)
-    lines = read_lines(path)
+    lines = read_corpus_lines(path)
     if name.endswith((".xml", ".sgm")):
         return markup.segments(lines, path)
     if name.startswith("train.tags."):
@@ -81,6 +95,12 @@ def parse_split_spec(spec):
 
 
 def extract(args):
+    require_output_folder(args.out_dir, "--out-dir")
+    # every file looked at before the first is read: a typo in the last split must not cost the first's minutes
+    for spec in args.splits:
+        for template in parse_split_spec(spec)[1]:
+            for lang in args.langs:
+                require_input_file(template.replace(LANG_PLACEHOLDER, lang), what=f"{lang} sentences")
     for spec in args.splits:
         split, templates = parse_split_spec(spec)
         outputs = {lang: split_path(args.out_dir, split, lang) for lang in args.langs}
@@ -125,10 +145,11 @@ def tokenize(args):
         remove_non_printing=args.remove_non_printing,
         straight_apostrophes=args.straight_apostrophes,
     )
+    require_output_folder(args.out_dir, "--out-dir")
     for split in args.splits:
         inputs = {lang: split_path(args.in_dir, split, lang) for lang in args.langs}
         # A full pass first: a bad byte or a missing line is reported before minutes of tokenization, not after.
-        lines = require_same_length({path: count_lines(path) for path in inputs.values()})
+        lines = require_same_length({path: count_corpus_lines(path) for path in inputs.values()})
         for lang, path in inputs.items():
             output = split_path(args.out_dir, split, lang)
             progress = ProgressCounter(os.path.basename(output), args.progress_every)
@@ -148,6 +169,8 @@ def clean(args):
     folders = [(args.in_dir, args.out_dir)] + [tuple(pair) for pair in args.companion]
     inputs = [split_path(folder, args.split, lang) for folder, _ in folders for lang in args.langs]
     outputs = [split_path(folder, args.split, lang) for _, folder in folders for lang in args.langs]
+    for _, folder in folders:
+        require_output_folder(folder, "--out-dir" if folder == args.out_dir else "--companion")
     # Companion files (the untokenized text) are filtered by the same decisions, so they must align too.
     require_same_length({path: count_lines(path) for path in inputs})
     length_filter = LengthFilter(args.min_tokens, args.max_tokens, args.ratio)
@@ -172,6 +195,7 @@ def clean(args):
 
 
 def bpe_train(args):
+    require_writable_output(f"{args.model_prefix}.model", "--model-prefix", make_folder=True)
     pieces = train_joint_bpe(
         args.inputs, args.model_prefix, args.vocab_size, args.character_coverage, args.input_sentence_size,
         args.threads,
@@ -181,6 +205,8 @@ def bpe_train(args):
 
 
 def bpe_encode(args):
+    require_input_file(args.model, "--model", "the sentencepiece model (SPM.model)")
+    require_output_folder(args.out_dir, "--out-dir")
     for split in args.splits:
         inputs = {lang: split_path(args.in_dir, split, lang) for lang in args.langs}
         lines = require_same_length({path: count_lines(path) for path in inputs.values()})
@@ -203,6 +229,7 @@ def write_metadata(args):
         remove_non_printing=args.remove_non_printing,
     )
     eval_moses = dataclasses.replace(moses, straight_apostrophes=args.eval_straight_apostrophes)
+    require_output_folder(args.out_dir, "--out-dir")
     metadata = corpus_metadata.CorpusMetadata(
         src=args.langs[0], tgt=args.langs[1], moses=moses, eval_moses=eval_moses, bpe_model="spm.model",
         bpe_size=args.bpe_size, splits=tuple(args.splits), name=args.name,

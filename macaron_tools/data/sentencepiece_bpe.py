@@ -14,6 +14,7 @@ import os
 import sentencepiece
 
 from macaron_tools.data.text_files import CorpusError
+from macaron_tools.files import require_input_file
 
 ENCODE_BATCH_LINES = 10000
 
@@ -23,8 +24,8 @@ def train_joint_bpe(
 ):
     """Trains ``MODEL_PREFIX.model`` and ``.vocab`` on the ``inputs`` files; returns the number of pieces."""
     for path in inputs:
-        if not os.path.isfile(path):
-            raise CorpusError(f"{path} does not exist: tokenize the training text before learning BPE on it")
+        require_input_file(path, what="tokenized training text",
+                           missing_fix="tokenize the training text before learning BPE on it")
     os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
     # Fixes the sampling of input_sentence_size sentences (and any other randomness) across runs.
     sentencepiece.set_random_generator_seed(seed)

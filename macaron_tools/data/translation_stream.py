@@ -27,6 +27,7 @@ import signal
 import sys
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
+from macaron_tools.files import require_input_file, require_writable_output
 
 _FAIRSEQ_LINE = re.compile(r"([A-Z])-(\d+)\t(.*)", re.DOTALL)
 _END = "end "
@@ -40,6 +41,7 @@ _LISTED = 10  # line numbers named in the error; the rest are counted
 def source(args):
     from macaron_tools.data.moses_tokenize import MosesPreprocessor
 
+    require_writable_output(args.line_numbers, "--line-numbers")
     preprocess = MosesPreprocessor(args.lang, **{option: True for option in args.moses_options})
     count = 0
     with open(args.line_numbers, "w", encoding="utf-8") as numbers:
@@ -94,6 +96,8 @@ class LineNumbers:
 
 
 def output(args):
+    require_input_file(args.line_numbers, "--line-numbers", "line numbers that the source command writes",
+                       missing_fix="give the file that the source command writes")
     numbers = LineNumbers(args.line_numbers)
     translated = set()  # the input lines fairseq translated
     finished = False

@@ -35,6 +35,7 @@ from macaron_tools.reports.core import (
     ratio_text,
     relative,
     report_parser,
+    require_same_splits,
     stopped_by,
     twin_pairs,
     twin_sharing_text,
@@ -308,15 +309,15 @@ def main(argv=None):
     runs = {"baseline": [load_finished_run("baseline", d) for d in args.baseline],
             "macaron": [load_finished_run("macaron", d) for d in args.macaron]}
     splits = list(runs["baseline"][0].evaluation.splits)
+    require_same_splits((run for model in MODELS for run in runs[model]), splits)
     references = {s: list(read_lines(os.path.join(args.references, f"{s}.detok.{args.target_lang}"))) for s in splits}
     plot_path = f"{output_stem(args.output)}-valid-loss.png"
-    plot_curves(runs, plot_path)
     tests = bootstrap_tests(runs, splits, references, args.samples)
     hardware_line = measured_on(runs, machine_description())
     report = build_report(args.setting, runs, splits, tests, args.command, os.path.basename(plot_path),
                           args.samples, hardware_line, with_targets=args.targets)
     write_report(args.output, report, summary_json(args.setting, runs, splits, tests, args.command, hardware_line),
-                 plot_path)
+                 {plot_path: plot_curves(runs)})
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@ the numbers and tables, and the writing of a report.
 - :func:`pairs_of`: the pairs a report compares, runs that share a key: the same seed's baseline and Macaron run
   (:func:`twin_pairs`), or two runs trained side by side (:func:`side_by_side_key`);
 - :func:`sharing_text`: how a pair shared the machine, in words, from their side-by-side records;
-- :func:`report_parser`, :func:`parse_report_args` and :func:`write_report`: the reports' options, and the report
-  with its JSON summary written whole, or not at all.
+- :func:`report_parser`, :func:`parse_report_args` and :func:`write_report`: the reports' options (the output
+  checked before any work), and the report with its JSON summary and plot written all together, or not at all.
+
+Every record is checked as it is read (the evaluation records by their own ``read``, the side-by-side records here),
+so that a damaged one is refused in one line naming the file and the field, before anything is written.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,11 +23,11 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_tools import REPOSITORY
-from macaron_tools.files import atomic_path, write_atomically, write_json
+from macaron_tools.files import atomic_path, require_writable_output
 from macaron_tools.runs.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
 from macaron_tools.runs.trained import TRAINING_LOG
 from macaron_tools.runs.training_log import TrainingLog, read_training_log
-from macaron_tools.scoring.evaluation_record import EvaluationRecord
+from macaron_tools.scoring.evaluation_record import EvaluationRecord, require_field_types
 
 MODELS = ("baseline", "macaron")
 """The two sides of a comparison of twins, in the order the reports give them."""
@@ -77,15 +81,44 @@ class FinishedRun:
         return self.evaluation.splits[split]
 
 
+@dataclasses.dataclass
+class ShareFields:
+    cpus: Optional[List[int]] = None
+    threads: Optional[int] = None
+
+
+@dataclasses.dataclass
+class SideBySideFields:
+    """The fields of a side-by-side record (runs/side_by_side.py) that the reports compute with, and their types."""
+
+    parallel: bool
+    partner: Optional[str] = None
+    share: Optional[ShareFields] = None
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    peak_rss_mib: Optional[float] = None
+    hardware: Optional[str] = None
+
+
 def optional_json(path):
+    """A run's side-by-side record, checked, or None where the run has none."""
     if not os.path.exists(path):
         return None
+    fix = ("delete the damaged record (the report then leaves out how that run shared the machine), or train the run "
+           "again")
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            record = json.load(f)
     except (OSError, ValueError) as error:
-        raise MacaronFairseqError(f"cannot read {path} ({error}): delete the damaged record (the report then "
-                                  f"leaves out how that run shared the machine), or train the run again") from None
+        raise MacaronFairseqError(f"cannot read {path} ({error}): {fix}") from None
+    if not isinstance(record, dict) or "parallel" not in record:
+        raise MacaronFairseqError(f"{path} is not a side-by-side record (it has no field parallel): {fix}")
+    fields = {field.name: record.get(field.name) for field in dataclasses.fields(SideBySideFields)}
+    if isinstance(fields["share"], dict):
+        fields["share"] = ShareFields(**{field.name: fields["share"].get(field.name)
+                                         for field in dataclasses.fields(ShareFields)})
+    require_field_types(SideBySideFields(**fields), path, fix)
+    return record
 
 
 def load_finished_run(label, directory, evaluation=None):
@@ -257,8 +290,18 @@ def commands_text(labelled_runs):
                      if run.training_command is not None)
 
 
-def plot_curves(runs, path, loss_label="validation loss (label-smoothed, base 2)"):
-    """Validation loss and, where the runs logged it (--eval-bleu), validation BLEU against updates."""
+def require_same_splits(runs: Iterable[FinishedRun], splits):
+    """Refuses runs of which one was not evaluated on every split of ``splits`` (the first run's)."""
+    for run in runs:
+        missing = [split for split in splits if split not in run.evaluation.splits]
+        if missing:
+            raise MacaronFairseqError(f"{run.directory} was not evaluated on {', '.join(missing)}: evaluate every "
+                                      f"run on the same splits (scripts/evaluate.sh --splits)")
+
+
+def plot_curves(runs, loss_label="validation loss (label-smoothed, base 2)"):
+    """Validation loss and, where the runs logged it (--eval-bleu), validation BLEU against updates: a figure
+    for :func:`write_report` to write with the report."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -282,9 +325,7 @@ def plot_curves(runs, path, loss_label="validation loss (label-smoothed, base 2)
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
     figure.tight_layout()
-    with atomic_path(path, suffix=".png") as temporary:
-        figure.savefig(temporary, dpi=110)
-    plt.close(figure)
+    return figure
 
 
 # ---- the report's options and files ----
@@ -305,11 +346,12 @@ def report_parser(description, twins=True):
 
 
 def parse_report_args(parser, argv):
-    """The parsed options, the runs checked to pair up, and the output's folder made (plots go there first)."""
+    """The parsed options, the runs checked to pair up, and the output checked to be writable (its folder may be
+    made), before any run is read."""
     args = parser.parse_args(argv)
     if hasattr(args, "baseline") and len(args.baseline) != len(args.macaron):
         parser.error(f"{len(args.baseline)} baseline runs but {len(args.macaron)} Macaron runs: give one per seed")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    require_writable_output(args.output, "--output", make_folder=True)
     return args
 
 
@@ -318,12 +360,27 @@ def output_stem(output):
     return os.path.splitext(output)[0]
 
 
-def write_report(output, report, summary, *also):
-    """Writes the report and its JSON summary (each whole, or not at all), prints the report and what was
-    written (the summary, and ``also``, files written before)."""
-    stem = output_stem(output)
-    write_json(f"{stem}.json", summary)
-    write_atomically(output, report)
+def write_report(output, report, summary, figures=None):
+    """Writes the report, its JSON summary and its ``figures`` ({path: matplotlib figure}), and prints the report
+    and what was written. Each is written under a temporary name first, and they take their own names only once
+    all are written: a failure leaves none of them, never a plot without the report that shows it."""
+    figures = figures or {}
+    summary_path = f"{output_stem(output)}.json"
+    try:
+        with contextlib.ExitStack() as files:
+            for path, figure in figures.items():
+                figure.savefig(files.enter_context(atomic_path(path, suffix=".png")), dpi=110)
+            for path, text in ((summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n"),
+                               (output, report)):
+                # closed here, so that a full disk fails before any file takes its name
+                with open(files.enter_context(atomic_path(path)), "w", encoding="utf-8", newline="\n") as f:
+                    f.write(text)
+    finally:
+        if figures:
+            import matplotlib.pyplot as plt
+
+            for figure in figures.values():
+                plt.close(figure)
     print(report)
-    written = [output, f"{stem}.json", *also]
+    written = [output, summary_path, *figures]
     print(f"wrote {', '.join(written[:-1])} and {written[-1]}")

@@ -34,6 +34,7 @@ from macaron_tools.reports.core import (
     ratio_text,
     relative,
     report_parser,
+    require_same_splits,
     stopped_by,
     twin_pairs,
     twin_sharing_text,
@@ -201,13 +202,14 @@ def main(argv=None):
 
     runs = {"baseline": load_runs(args.baseline, "baseline"), "macaron": load_runs(args.macaron, "macaron")}
     splits = list(runs["baseline"][0].evaluation.splits)
+    require_same_splits((run for model in MODELS for run in runs[model]), splits)
     plot_path = f"{output_stem(args.output)}-valid-loss.png"
-    plot_curves(runs, plot_path, loss_label=MEASURES[args.task][1])
     hardware_line = measured_on(runs, machine_description())
     report = build_report(args.setting, args.task, runs, splits, args.command, os.path.basename(plot_path),
                           hardware_line)
     write_report(args.output, report, summary_json(args.setting, args.task, runs, splits, args.command,
-                                                   hardware_line), plot_path)
+                                                   hardware_line),
+                 {plot_path: plot_curves(runs, loss_label=MEASURES[args.task][1])})
     return 0
 
 

@@ -37,6 +37,7 @@ from macaron_tools.reports.core import (
     ratio_of,
     relative,
     report_parser,
+    require_same_splits,
     share_text,
     sharing_text,
     side_by_side_key,
@@ -45,6 +46,7 @@ from macaron_tools.reports.core import (
 )
 from macaron_tools.runs.machine import machine_description
 from macaron_tools.runs.trained import TRAINING_LOG
+from macaron_tools.scoring.evaluation_record import require_field_types
 
 PROBE_NAME = "splitting.json"
 REFERENCE_SCHEME = "lie-trotter"  # fairseq's own layer: the baseline's parameters, the one parameter counts compare to
@@ -85,6 +87,16 @@ class SchemeRun:
         return self.run.scores(split).sacrebleu
 
 
+@dataclasses.dataclass
+class ProbeLayer:
+    """One layer's measurements in splitting.json, with the types the report computes with."""
+
+    stack: str
+    index: int
+    step_sizes: Dict[str, float]
+    splitting_error: float
+
+
 def read_probe(directory, scheme):
     """(the checkpoint's measurements, the probe's set-up) of ``directory/splitting.json``, which must have measured
     one checkpoint of ``scheme``."""
@@ -106,7 +118,19 @@ def read_probe(directory, scheme):
     if checkpoints[0].get("scheme") != scheme:
         raise MacaronFairseqError(f"{path} measured a {checkpoints[0].get('scheme')} model, but the run is given "
                                   f"as {scheme}: give the run with its own scheme")
+    check_probe_layers(checkpoints[0].get("layers"), path, rerun)
     return checkpoints[0], setup
+
+
+def check_probe_layers(layers, path, rerun):
+    if not isinstance(layers, list):
+        raise MacaronFairseqError(f"{path}: checkpoints[0].layers is not a list of layers: {rerun}")
+    names = [field.name for field in dataclasses.fields(ProbeLayer)]
+    for number, layer in enumerate(layers):
+        where = f"{path}: checkpoints[0].layers[{number}]"
+        if not isinstance(layer, dict) or any(name not in layer for name in names):
+            raise MacaronFairseqError(f"{where} lacks one of its fields ({', '.join(names)}): {rerun}")
+        require_field_types(ProbeLayer(**{name: layer[name] for name in names}), where, rerun)
 
 
 def load_scheme_run(scheme, directory):
@@ -359,10 +383,7 @@ def check_runs(runs: List[SchemeRun], splits):
             raise MacaronFairseqError(f"{r.run.directory} and {seen[key]} are both {r.scheme} seed {r.seed}: give "
                                       f"each scheme once per seed")
         seen[key] = r.run.directory
-        missing = [s for s in splits if s not in r.run.evaluation.splits]
-        if missing:
-            raise MacaronFairseqError(f"{r.run.directory} was not evaluated on {', '.join(missing)}: evaluate every "
-                                      f"run on the same splits (scripts/evaluate.sh --splits)")
+    require_same_splits((r.run for r in runs), splits)
     setups = {json.dumps(r.probe_setup, sort_keys=True) for r in runs}
     if len(setups) > 1:
         raise MacaronFairseqError("the runs were probed on different sentences (splitting.json's subset, sentences or "
@@ -483,8 +504,9 @@ def main(argv=None):
             parser.error(f"unknown scheme '{scheme}': choose one of {', '.join(SCHEMES)}")
     for _, directory in args.run:
         if not os.path.isdir(directory):
-            raise MacaronFairseqError(f"run directory {directory} does not exist: train the run first "
-                                      f"(benchmarks/schemes.sh)")
+            problem = ("is a file: pass the run's folder (its --save-dir)" if os.path.exists(directory) else
+                       "does not exist: train the run first (benchmarks/schemes.sh)")
+            raise MacaronFairseqError(f"run directory {directory} {problem}")
 
     runs = [load_scheme_run(scheme, directory) for scheme, directory in args.run]
     report, summary = build(args.setting, runs, args.command, machine_description())

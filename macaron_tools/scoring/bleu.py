@@ -30,7 +30,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from sacremoses import MosesDetokenizer, MosesTokenizer
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
-from macaron_tools.files import read_lines, write_json, write_lines
+from macaron_tools.files import read_lines, require_input_file, require_writable_output, write_json, write_lines
 from macaron_tools.scoring.evaluation_record import SplitScores
 from macaron_tools.scoring.generate_output import in_sentence_order, read_generate_output
 
@@ -159,6 +159,25 @@ def parse_args(argv):
     return args
 
 
+INPUTS = {
+    "generate_log": ("--generate-log", "fairseq-generate's output"),
+    "hyp_tok": ("--hyp-tok", "the Moses-tokenized hypotheses, one per line"),
+    "ref_detok": ("--ref-detok", "the untokenized references, one per line"),
+    "ref_tok": ("--ref-tok", "the Moses-tokenized references, one per line"),
+}
+OUTPUTS = {"hyp_tok_out": "--hyp-tok-out", "hyp_detok_out": "--hyp-detok-out", "json": "--json"}
+
+
+def check_paths(args):
+    """Every input readable and every output writable, before a line is scored."""
+    for name, (option, what) in INPUTS.items():
+        if getattr(args, name) is not None:
+            require_input_file(getattr(args, name), option, what)
+    for name, option in OUTPUTS.items():
+        if getattr(args, name) is not None:
+            require_writable_output(getattr(args, name), option)
+
+
 def score_generate_output(generate_log, lang, variant, ref_tok=None, ref_detok=None):
     """Scores one fairseq-generate log against the references (default: its own T- lines).
 
@@ -188,6 +207,7 @@ def score_generate_output(generate_log, lang, variant, ref_tok=None, ref_detok=N
 
 def main(argv=None):
     args = parse_args(argv)
+    check_paths(args)
     if args.generate_log:
         scores, hypotheses_tok, hypotheses_detok = score_generate_output(
             args.generate_log, args.lang, args.variant, args.ref_tok, args.ref_detok

@@ -27,7 +27,8 @@ from typing import Dict, List, Optional
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_tools import PLUGIN_DIR
-from macaron_tools.files import write_json
+from macaron_tools.files import require_input_file, require_writable_output, write_json
+from macaron_tools.scoring.evaluation_record import require_field_types
 
 RESULT_NAME = os.path.join("eval", "lm_result.json")
 TASKS = ("language_modeling", "masked_lm")
@@ -59,17 +60,24 @@ class LanguageModelRecord:
 
     @classmethod
     def read(cls, path):
+        again = "evaluate the run again (python -m macaron_tools.scoring.lm_evaluation)"
         try:
             with open(path, encoding="utf-8") as f:
                 fields = json.load(f)
             fields["splits"] = {name: SplitPerplexity(**split) for name, split in fields["splits"].items()}
-            return cls(**fields)
+            record = cls(**fields)
         except FileNotFoundError:
             raise MacaronFairseqError(f"{path} does not exist: evaluate the run first "
                                       f"(python -m macaron_tools.scoring.lm_evaluation)") from None
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise MacaronFairseqError(f"{path} is not a perplexity record of this version ({error}): evaluate the "
                                       f"run again") from None
+        except OSError as error:
+            raise MacaronFairseqError(f"cannot read {path} ({error.strerror}): {again}") from None
+        require_field_types(record, path, again)
+        if not record.splits:
+            raise MacaronFairseqError(f"{path} holds no split's perplexity: {again}")
+        return record
 
 
 def parse_eval_lm(output):
@@ -175,21 +183,21 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     checkpoint = args.checkpoint or os.path.join(args.checkpoint_dir, "checkpoint_best.pt")
+    output = os.path.join(args.checkpoint_dir, RESULT_NAME)
     try:
-        if not os.path.isfile(checkpoint):
-            raise MacaronFairseqError(f"{checkpoint} does not exist: train the run first (scripts/train.sh)")
+        require_input_file(checkpoint, "--checkpoint" if args.checkpoint else None, "the checkpoint to score",
+                           missing_fix="train the run first (scripts/train.sh)")
+        require_writable_output(output, make_folder=True)
         for split in args.splits:
             if not os.path.isfile(os.path.join(args.data_dir, f"{split}.idx")):
                 raise MacaronFairseqError(f"{args.data_dir} has no {split}.idx: pass the data the run was trained on "
                                           f"(scripts/prepare-lm.sh writes train, valid and test)")
         record = evaluate(args.task, os.path.abspath(args.data_dir), os.path.abspath(checkpoint), args.splits,
                           args.cpu, args.extra)
+        record.write(output)
     except MacaronFairseqError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    output = os.path.join(args.checkpoint_dir, RESULT_NAME)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    record.write(output)
     for name, split in record.splits.items():
         print(f"==> {name}: loss {split.loss:.4f} (base 2), perplexity {split.perplexity:.2f}", flush=True)
     return 0

@@ -18,7 +18,13 @@ import argparse
 import os
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
-from macaron_tools.files import read_lines, write_lines
+from macaron_tools.files import (
+    read_lines,
+    require_input_file,
+    require_output_folder,
+    require_writable_output,
+    write_lines,
+)
 from macaron_tools.scoring import comet
 from macaron_tools.scoring.bleu import TOKENIZED_BLEU_VARIANTS, score_generate_output
 from macaron_tools.scoring.evaluation_record import Decoding, EvaluationRecord
@@ -71,8 +77,18 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def check_paths(args):
+    """The outputs writable and every log readable, before the first split is scored (COMET's model loads first)."""
+    require_writable_output(args.output, "--output")
+    require_output_folder(args.hypotheses_dir, "--hypotheses-dir")
+    for name, log in args.splits:
+        require_input_file(log, f"--split {name}", "fairseq-generate's output for that split",
+                           missing_fix="decode the split first (scripts/evaluate.sh), or give its log")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_paths(args)
     comet_model = comet.load(args.comet_model) if args.comet_model else None
     splits = {}
     for name, log in args.splits:

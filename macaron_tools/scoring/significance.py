@@ -18,7 +18,7 @@ from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
 from macaron_fairseq.errors import run_command
-from macaron_tools.files import read_lines, write_json
+from macaron_tools.files import read_lines, require_input_file, require_writable_output, write_json
 from macaron_tools.scoring.bleu import check_same_count
 
 DEFAULT_SAMPLES = 1000
@@ -79,6 +79,12 @@ def main(argv=None):
     logging.getLogger("sacrebleu").setLevel(logging.WARNING)  # its progress lines
     if args.samples < 1:
         parser.error("--samples must be at least 1")
+    for option, path, what in (("--baseline", args.baseline, "the baseline's detokenized hypotheses"),
+                               ("--system", args.system, "the system's detokenized hypotheses"),
+                               ("--reference", args.reference, "the untokenized references")):
+        require_input_file(path, option, what)
+    if args.json:
+        require_writable_output(args.json, "--json")
 
     baseline, system, references = (list(read_lines(p)) for p in (args.baseline, args.system, args.reference))
     # Name the files, not "the baseline hypotheses", when counts differ.

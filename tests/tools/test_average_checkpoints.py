@@ -1,5 +1,6 @@
 """Checkpoint averaging on checkpoints fairseq-train wrote."""
 
+import os
 import sys
 
 import pytest
@@ -9,6 +10,7 @@ from fairseq import checkpoint_utils
 
 from macaron_fairseq.checkpoint.safe_load import CheckpointError, load_checkpoint_file
 from macaron_tools.average_checkpoints import average_checkpoints, main
+from macaron_tools.files import OutputFileError
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,40 @@ def test_command_refuses_in_one_line_and_writes_nothing(three_checkpoints, tmp_p
     assert completed.stderr.strip().count("\n") == 0 and completed.stderr.startswith("error: ")
     assert "encoder.embed_tokens.weight" in completed.stderr
     assert list(tmp_path.iterdir()) == [tmp_path / "other.pt"]
+
+
+def small_checkpoints(folder):
+    """Two checkpoints of a one-tensor model, as average_checkpoints reads them."""
+    paths = []
+    for value in (1.0, 3.0):
+        paths.append(folder / f"checkpoint{int(value)}.pt")
+        torch.save({"model": {"w": torch.full((4,), value)}}, paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("output, message", [
+    ("missing/avg.pt", "--output {tmp}/missing/avg.pt: its folder {tmp}/missing does not exist: create it or give "
+                       "another path"),
+    ("/proc/avg.pt", "--output /proc/avg.pt: cannot write in /proc ("),
+    (".", "--output {tmp} is a folder: give the name of the file to write"),
+])
+def test_an_output_it_cannot_write_is_one_line_before_any_checkpoint_is_loaded(tmp_path, output, message):
+    inputs = small_checkpoints(tmp_path)
+    completed = run([sys.executable, "-m", "macaron_tools.average_checkpoints", "--inputs", *inputs, "--output",
+                     (tmp_path / output).resolve()], check=False)
+    assert completed.returncode == 1 and completed.stdout == ""
+    assert completed.stderr.startswith("error: " + message.format(tmp=tmp_path)), completed.stderr
+    assert completed.stderr.count("\n") == 1, completed.stderr
+    assert sorted(tmp_path.iterdir()) == inputs
+
+
+def test_a_full_disk_is_one_error_and_leaves_no_partial_checkpoint(tmp_path):
+    inputs = small_checkpoints(tmp_path)
+    output = tmp_path / "avg.pt"
+    # the temporary file the average is written to (in this process) made a link to /dev/full: a full disk
+    os.symlink("/dev/full", f"{output}.partial{os.getpid()}")
+    with pytest.raises(OutputFileError, match=rf"^cannot write {output} \(No space left on device\): free space"):
+        main(["--inputs", *map(str, inputs), "--output", str(output)])
+    assert sorted(tmp_path.iterdir()) == inputs
+    main(["--inputs", *map(str, inputs), "--output", str(output)])  # with room, the same command writes it
+    assert torch.equal(load_checkpoint_file(output)["model"]["w"], torch.full((4,), 2.0))

@@ -7,10 +7,12 @@ it; bad inputs are refused with one ``error:`` line and no output file.
 """
 
 import argparse
+import errno
 import logging
 import os
 import re
 import sys
+import tempfile
 
 import pytest
 import torch
@@ -175,3 +177,41 @@ def test_wrapper_needs_both_paths():
     result = run(["bash", WRAPPER, "only-one.pt"], check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert "IN.pt and OUT.pt" in result.stderr
+
+
+def test_an_output_it_cannot_write_is_one_line_before_converting(tmp_path):
+    theirs = save_their_checkpoint(tmp_path / "theirs.pt", their_args(), their_weights(20))
+    result = run(["bash", WRAPPER, theirs, "/proc/converted.pt"], env={"VENV": sys.prefix}, check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: the output /proc/converted.pt: cannot write in /proc (") \
+        and result.stderr.endswith("): give a folder you can write\n") and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("output, message", [
+    ("read-only/converted.pt", "the output {tmp}/read-only/converted.pt: cannot write in {tmp}/read-only (Read-only "
+                               "file system): give a folder you can write"),
+    ("read-only/new/converted.pt", "the output {tmp}/read-only/new/converted.pt: cannot write in {tmp}/read-only "
+                                   "(Read-only file system): give a folder you can write"),
+    ("theirs.pt/converted.pt", "the output {tmp}/theirs.pt/converted.pt: {tmp}/theirs.pt is a file, not a folder: "
+                               "give another path"),
+])
+def test_an_output_folder_it_cannot_write_is_refused_in_one_line(tmp_path, capsys, monkeypatch, restore_log_level,
+                                                                 output, message):
+    theirs = save_their_checkpoint(tmp_path / "theirs.pt", their_args(), their_weights(20))
+    (tmp_path / "read-only").mkdir()
+
+    def read_only_file_system(*args, **kwargs):  # what a read-only mount answers every user, root included
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_file_system)
+    assert convert_official.main([str(theirs), str(tmp_path / output)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"error: {message.format(tmp=tmp_path)}\n"
+    assert sorted(os.listdir(tmp_path)) == ["read-only", "theirs.pt"] and os.listdir(tmp_path / "read-only") == []
+
+
+def test_the_output_goes_into_a_folder_of_its_own_made_for_it(tmp_path, capsys, restore_log_level):
+    theirs = save_their_checkpoint(tmp_path / "theirs.pt", their_args(), their_weights(20))
+    output = tmp_path / "converted" / "iwslt14" / "checkpoint_best.pt"  # as docs/official-checkpoints.md converts
+    assert convert_official.main([str(theirs), str(output)]) == 0
+    assert os.listdir(output.parent) == ["checkpoint_best.pt"]

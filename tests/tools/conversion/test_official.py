@@ -24,10 +24,10 @@ from fairseq.data import Dictionary
 from fairseq.tasks.translation import TranslationTask
 
 from macaron_fairseq.checkpoint.safe_load import CheckpointError
-from macaron_tools.conversion import official
 from macaron_tools.conversion.errors import NotAMacaronCheckpoint, NotAnOfficialCheckpoint, ShapeMismatch
 from macaron_tools.conversion.official import convert_official_checkpoint
 from macaron_tools.conversion.official_args import plugin_training_args
+from macaron_tools.files import OutputFileError
 
 DIM, HEADS, FFN_DIM, LAYERS, VOCAB = 16, 2, 8, 2, 20
 PAD, EOS = 1, 2  # fairseq's dictionary: <s> <pad> </s> <unk>, then words
@@ -414,17 +414,14 @@ def test_converting_a_converted_checkpoint_is_refused(tmp_path):
     assert not (tmp_path / "twice.pt").exists()
 
 
-def test_a_failed_write_leaves_no_partial_output(tmp_path, monkeypatch):
+def test_a_failed_write_is_one_error_and_leaves_no_partial_output(tmp_path):
     path = save_their_checkpoint(
         tmp_path / "theirs.pt", their_args("transformer_wmt_en_de_macaron", False), TheirModel(False).state_dict()
     )
-
-    def disk_fills_up(checkpoint, path):
-        with open(path, "wb") as f:
-            f.write(b"half a checkpoint")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(official.torch, "save", disk_fills_up)
-    with pytest.raises(OSError, match="No space left"):
-        convert_official_checkpoint(path, tmp_path / "converted.pt")
+    output = tmp_path / "converted.pt"
+    # the converter's temporary file made a link to /dev/full, where every write fails as on a full disk
+    os.symlink("/dev/full", f"{output}.partial{os.getpid()}")
+    with pytest.raises(OutputFileError, match=rf"^cannot write {output} \(No space left on device\): free space on "
+                                              rf"its disk, or give a path on another; nothing half-written"):
+        convert_official_checkpoint(path, output)
     assert sorted(os.listdir(tmp_path)) == ["theirs.pt"]

@@ -42,3 +42,25 @@ def test_metadata_round_trip_and_facts(tmp_path, capsys):
 def test_a_split_must_name_its_file(spec):
     with pytest.raises(lm_corpus.CorpusError, match="is not SPLIT=FILE"):
         lm_corpus.parse_split_file(spec)
+
+
+@pytest.mark.parametrize("tokenized", [False, True])
+def test_text_refuses_a_nul_byte_naming_the_file_and_line(tmp_path, capsys, tokenized):
+    # Moses would glue "Der" and "Mann"; text given tokenized would keep a NUL that no reader of it expects
+    (tmp_path / "train.txt").write_text("Ein Satz.\n")
+    (tmp_path / "valid.txt").write_bytes("Ein Hund.\nDer\0Mann schläft.\n".encode())
+    assert lm_corpus.main(["text", "--lang", "de", "--out-dir", str(tmp_path / "tok"), "--workers", "1",
+                           *(["--tokenized"] if tokenized else []), f"train={tmp_path}/train.txt",
+                           f"valid={tmp_path}/valid.txt"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}/valid.txt line 2 holds a NUL byte (character 4), which tokenization "
+                          f"would drop") and err.count("\n") == 1, err
+    assert not (tmp_path / "tok").exists() or list((tmp_path / "tok").iterdir()) == []  # not even train was written
+
+
+def test_text_checks_every_file_before_the_first_is_tokenized(tmp_path, capsys):
+    (tmp_path / "train.txt").write_text("A dog runs.\n")
+    assert lm_corpus.main(["text", "--lang", "en", "--out-dir", str(tmp_path / "tok"), "--workers", "1",
+                           f"train={tmp_path}/train.txt", f"valid={tmp_path}/valid.txt"]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path}/valid.txt does not exist: check the path\n"
+    assert not (tmp_path / "tok").exists()

@@ -185,3 +185,56 @@ def test_bpe_pieces_join_back_to_the_tokenized_text(tmp_path, capsys):
 def test_bpe_train_on_missing_text_is_one_line_error(tmp_path, capsys):
     assert prepare("bpe-train", "--model-prefix", tmp_path / "spm", "--vocab-size", 100, tmp_path / "train.de") == 1
     assert "train.de does not exist" in only_error(capsys)
+
+
+# --- paths and bytes a step cannot use --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, gz, column", [("train.{lang}", False, 4), ("test.{lang}.gz", True, 4),
+                                              ("dev.{lang}.sgm", False, 16)])  # counted in the file's line, tags too
+def test_extract_refuses_a_nul_byte_naming_the_file_and_line(tmp_path, capsys, name, gz, column):
+    # tokenization would delete the NUL and glue "Der" and "Mann", while the references kept it
+    lines = {"de": ["Ein Hund.", "Der\0Mann schläft."], "en": ["A dog.", "The man sleeps."]}
+    for lang, sentences in lines.items():
+        if name.endswith(".sgm"):
+            sentences = [f'<seg id="{n}">{s}</seg>' for n, s in enumerate(sentences, start=1)]
+        text = ("\n".join(sentences) + "\n").encode("utf-8")
+        (tmp_path / name.format(lang=lang)).write_bytes(gzip.compress(text) if gz else text)
+    assert prepare("extract", "--langs", "de", "en", "--out-dir", tmp_path / "text",
+                   f"train={tmp_path}/{name}") == 1
+    assert only_error(capsys) == (
+        f"error: {tmp_path / name.format(lang='de')} line 2 holds a NUL byte (character {column}), which tokenization "
+        f"would drop, gluing the words around it: remove the NUL bytes, e.g. tr -d '\\000', or convert a UTF-16 file "
+        f"with iconv -f UTF-16 -t UTF-8")
+    assert not (tmp_path / "text").exists() or list((tmp_path / "text").iterdir()) == []
+
+
+def test_tokenize_refuses_a_nul_byte_before_tokenizing(tmp_path, capsys):
+    write(tmp_path / "train.de", ["Ein Hund.", "Der\0Mann."])
+    write(tmp_path / "train.en", ["A dog.", "The man."])
+    assert prepare("tokenize", "--langs", "de", "en", "--splits", "train", "--in-dir", tmp_path,
+                   "--out-dir", tmp_path / "tok") == 1
+    assert only_error(capsys).startswith(f"error: {tmp_path / 'train.de'} line 2 holds a NUL byte")
+    assert not (tmp_path / "tok").exists()
+
+
+def test_extract_checks_every_input_and_its_output_folder_before_reading(tmp_path, capsys):
+    write(tmp_path / "train.de", ["Ein Hund."])
+    write(tmp_path / "train.en", ["A dog."])
+    (tmp_path / "test.de").mkdir()
+    assert prepare("extract", "--langs", "de", "en", "--out-dir", tmp_path / "text", f"train={tmp_path}/train.{{lang}}",
+                   f"test={tmp_path}/test.{{lang}}") == 1
+    assert only_error(capsys) == f"error: {tmp_path / 'test.de'} is a folder: give the file of de sentences"
+    assert not (tmp_path / "text").exists()  # the train split, readable, was not extracted first
+    (tmp_path / "a-file").write_text("text\n")
+    assert prepare("extract", "--langs", "de", "en", "--out-dir", tmp_path / "a-file",
+                   f"train={tmp_path}/train.{{lang}}") == 1
+    assert only_error(capsys) == f"error: --out-dir {tmp_path / 'a-file'} is a file: give a folder to write in"
+
+
+def test_bpe_encode_refuses_a_missing_model_in_one_line(tmp_path, capsys):
+    write(tmp_path / "train.de", ["Ein Hund ."])
+    write(tmp_path / "train.en", ["A dog ."])
+    assert prepare("bpe-encode", "--model", tmp_path / "spm.model", "--langs", "de", "en", "--splits", "train",
+                   "--in-dir", tmp_path, "--out-dir", tmp_path / "bpe") == 1
+    assert only_error(capsys) == f"error: --model {tmp_path / 'spm.model'} does not exist: check the path"

@@ -98,3 +98,13 @@ def test_fairseq_output_is_renumbered_by_input_line(monkeypatch, capsys, tmp_pat
                                                   r"line 2 \(byte 0xff at byte 1\) is not UTF-8 text"):
         translation_stream.main(["output", "--lang", "en", "--line-numbers", str(numbers), "--fairseq-output"])
     assert capsys.readouterr().out == FAIRSEQ_OUTPUT.replace("-2\t", "-3\t")
+
+
+def test_a_line_numbers_file_it_cannot_use_is_one_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Ein Hund.\n"), encoding="utf-8"))
+    with pytest.raises(MacaronFairseqError, match=rf"^--line-numbers {tmp_path}/missing/numbers: its folder "
+                                                  rf"{tmp_path}/missing does not exist"):
+        translation_stream.main(["source", "--lang", "de", "--line-numbers", str(tmp_path / "missing" / "numbers")])
+    with pytest.raises(MacaronFairseqError, match=rf"^--line-numbers {tmp_path}/numbers does not exist: give the file "
+                                                  rf"that the source command writes$"):
+        translation_stream.main(["output", "--lang", "en", "--line-numbers", str(tmp_path / "numbers")])

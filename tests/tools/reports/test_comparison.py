@@ -2,11 +2,13 @@
 
 import dataclasses
 import json
+import os
 
 import pytest
 
 from conftest import TRAINING_LOG as LOG
 from macaron_fairseq.errors import MacaronFairseqError
+from macaron_tools.files import OutputFileError
 from macaron_tools.reports import comparison
 from macaron_tools.reports.core import FinishedRun
 from macaron_tools.runs.side_by_side import EVALUATION_RECORD_NAME, RECORD_NAME
@@ -184,3 +186,49 @@ def test_a_run_the_cap_stopped_says_how_far_its_best_loss_lay_before_the_end():
     assert comparison.stopped_by_the_cap({"baseline": [converged], "macaron": [capped, uncapped]}) == (
         " macaron `macaron-seed3` reached --max-update (400 updates) first: its lowest validation loss, 4.100, came "
         "at update 200, 2 validations before the end.")
+
+
+def test_a_corrupt_evaluation_record_is_named_and_nothing_is_written(tmp_path, refs):
+    baseline = make_run(tmp_path, "baseline-seed1", REFERENCES, 40.0, "transformer")
+    macaron = make_run(tmp_path, "macaron-seed1", REFERENCES, 41.0, "macaron_transformer")
+    record = json.loads((macaron / "eval" / "result.json").read_text())
+    record["splits"]["test"]["sacrebleu"] = "high"
+    (macaron / "eval" / "result.json").write_text(json.dumps(record))
+    with pytest.raises(MacaronFairseqError) as refused:
+        report_of(tmp_path, refs, [baseline], [macaron])
+    assert str(refused.value) == (f"{macaron}/eval/result.json: splits.test.sacrebleu is \"high\", not a number: "
+                                  f"evaluate the run again (scripts/evaluate.sh)")
+    assert not (tmp_path / "results").exists()  # no plot without its report
+
+
+def test_a_report_that_cannot_be_written_leaves_no_plot_and_no_summary(tmp_path, refs):
+    baseline = make_run(tmp_path, "baseline-seed1", REFERENCES, 40.0, "transformer")
+    macaron = make_run(tmp_path, "macaron-seed1", REFERENCES, 41.0, "macaron_transformer")
+    report = tmp_path / "results" / "multi30k.md"
+    report.parent.mkdir()
+    # the report's temporary file (this process writes it) made a link to /dev/full: the disk fills up there
+    os.symlink("/dev/full", f"{report}.partial{os.getpid()}")
+    with pytest.raises(OutputFileError, match=rf"^cannot write {report} \(No space left on device\)"):
+        report_of(tmp_path, refs, [baseline], [macaron])
+    assert os.listdir(report.parent) == []
+
+
+def test_runs_evaluated_on_other_splits_are_refused_in_one_line(tmp_path, refs):
+    baseline = make_run(tmp_path, "baseline-seed1", REFERENCES, 40.0, "transformer")
+    macaron = make_run(tmp_path, "macaron-seed1", REFERENCES, 41.0, "macaron_transformer")
+    record = json.loads((baseline / "eval" / "result.json").read_text())
+    record["splits"]["test1"] = record["splits"]["test"]
+    (baseline / "eval" / "result.json").write_text(json.dumps(record))
+    with pytest.raises(MacaronFairseqError, match=rf"^{macaron} was not evaluated on test1: evaluate every run on "
+                                                  rf"the same splits"):
+        report_of(tmp_path, refs, [baseline], [macaron])
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_runs_are_read(tmp_path, refs):
+    (tmp_path / "a-file").write_text("text\n")
+    with pytest.raises(OutputFileError, match=rf"^--output {tmp_path}/a-file/multi30k.md: {tmp_path}/a-file is a "
+                                              rf"file, not a folder: give another path$"):
+        comparison.main(["--setting", "multi30k", "--baseline", str(tmp_path / "absent"), "--macaron",
+                         str(tmp_path / "absent"), "--references", str(refs), "--target-lang", "en", "--output",
+                         str(tmp_path / "a-file" / "multi30k.md"), "--command", "c"])

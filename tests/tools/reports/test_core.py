@@ -1,9 +1,13 @@
 """The reports' core: a finished run read back, the pairs a report compares, how a pair shared the machine, where
 the runs were measured, and the numbers' text."""
 
+import json
 from types import SimpleNamespace
 
+import pytest
 from conftest import TRAINING_LOG
+
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_tools.reports import core
 from macaron_tools.reports.core import FinishedRun
 from macaron_tools.runs.training_log import parse_training_log
@@ -103,3 +107,22 @@ def test_mean_and_spread_and_ratios():
 def test_a_repository_path_is_written_relative_to_it(tmp_path):
     assert core.relative(f"{core.REPOSITORY}/checkpoints/run") == "checkpoints/run"
     assert core.relative(str(tmp_path)) == str(tmp_path)
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"share": {"cpus": [0]}}, "is not a side-by-side record (it has no field parallel)"),
+    ({"parallel": "yes"}, 'parallel is "yes", not true or false'),
+    ({"parallel": True, "share": {"cpus": [0, "1"], "threads": 2}}, 'share.cpus[1] is "1", not a whole number'),
+    ({"parallel": True, "share": {"cpus": [0], "threads": "one"}}, 'share.threads is "one", not a whole number'),
+    ({"parallel": True, "started": "10:00", "finished": 20.0}, 'started is "10:00", not a number'),
+])
+def test_a_side_by_side_record_is_checked_as_it_is_read(tmp_path, record, message):
+    path = tmp_path / "training_run.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(MacaronFairseqError) as refused:
+        core.optional_json(str(path))
+    assert str(refused.value).startswith(f"{path}{'' if message.startswith('is not') else ':'} {message}: delete the "
+                                         f"damaged record"), refused.value
+    whole = side_by_side_record([0, 1], 0.0, 10.0, partner="run-b", hardware="2 CPU cores")
+    path.write_text(json.dumps({**whole, "exit_status": 0, "gpu": None}))
+    assert core.optional_json(str(path)) == {**whole, "exit_status": 0, "gpu": None}

@@ -2,8 +2,12 @@
 the JSON summary and the plot, with the translation report's pieces."""
 
 import json
+import os
 
+import pytest
 from conftest import TRAINING_LOG as LOG
+
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_tools.reports import lm_comparison
 from macaron_tools.runs.side_by_side import RECORD_NAME
 from macaron_tools.scoring.lm_evaluation import RESULT_NAME, LanguageModelRecord, SplitPerplexity
@@ -44,3 +48,28 @@ def test_report_and_summary(tmp_path):
     assert [pair["perplexity_difference"]["valid"] for pair in summary["pairs"]] == [-16.0, 32.0]
     assert [r["architecture"] for r in summary["runs"]] == ["transformer_lm"] * 2 + ["macaron_transformer_lm"] * 2
     assert summary["parallel"] is True and summary["task"] == "language_modeling"
+
+
+def test_a_corrupt_perplexity_record_is_named_and_nothing_is_written(tmp_path):
+    baseline = make_run(tmp_path, "baseline-seed1", "transformer_lm", 1, 5.0, 5.0, 500)
+    macaron = make_run(tmp_path, "macaron-seed1", "macaron_transformer_lm", 1, 4.0, 4.0, 550)
+    record = json.loads((macaron / RESULT_NAME).read_text())
+    record["splits"]["test"]["perplexity"] = "low"
+    (macaron / RESULT_NAME).write_text(json.dumps(record))
+    output = tmp_path / "results" / "lm.md"
+    with pytest.raises(MacaronFairseqError) as refused:
+        lm_comparison.main(["--setting", "lm-quick", "--task", "language_modeling", "--baseline", str(baseline),
+                            "--macaron", str(macaron), "--output", str(output), "--command", "scripts/compare.sh"])
+    assert str(refused.value) == (f"{macaron / RESULT_NAME}: splits.test.perplexity is \"low\", not a number: "
+                                  f"evaluate the run again (python -m macaron_tools.scoring.lm_evaluation)")
+    assert not output.parent.exists()  # no plot without its report
+
+
+def test_a_corrupt_side_by_side_record_is_named(tmp_path):
+    baseline = make_run(tmp_path, "baseline-seed1", "transformer_lm", 1, 5.0, 5.0, 500)
+    macaron = make_run(tmp_path, "macaron-seed1", "macaron_transformer_lm", 1, 4.0, 4.0, "550 MiB")
+    with pytest.raises(MacaronFairseqError, match=rf'^{macaron / RECORD_NAME}: peak_rss_mib is "550 MiB", not a '
+                                                  rf"number: delete the damaged record"):
+        lm_comparison.main(["--setting", "lm-quick", "--task", "language_modeling", "--baseline", str(baseline),
+                            "--macaron", str(macaron), "--output", str(tmp_path / "lm.md"), "--command", "c"])
+    assert sorted(os.listdir(tmp_path)) == ["baseline-seed1", "macaron-seed1"]

@@ -206,3 +206,27 @@ def test_unknown_scheme_and_missing_run_are_refused(tmp_path, capsys):
         scheme_comparison.main(["--setting", "s", "--run", "strang", str(tmp_path), "--output",
                                 str(tmp_path / "r.md"), "--command", "c"])
     assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("probe", r"splitting.json: checkpoints\[0\].layers\[1\]: splitting_error is \"x\", not a number: probe it"),
+    ("probe layer", r"splitting.json: checkpoints\[0\].layers\[0\] lacks one of its fields \(stack, index, "
+                    r"step_sizes, splitting_error\): probe it"),
+    ("evaluation", r"eval/result.json: splits.test1.chrf is null, not a number: evaluate the run again"),
+])
+def test_a_corrupt_record_is_named_and_nothing_is_written(tmp_path, damage, message):
+    run = make_run(tmp_path, "lie-trotter", 1, 30.0, 0.2)
+    if damage == "evaluation":
+        record = json.loads((run / "eval" / "result.json").read_text())
+        record["splits"]["test1"]["chrf"] = None
+        (run / "eval" / "result.json").write_text(json.dumps(record))
+    else:
+        document = json.loads((run / "splitting.json").read_text())
+        if damage == "probe":
+            document["checkpoints"][0]["layers"][1]["splitting_error"] = "x"
+        else:
+            del document["checkpoints"][0]["layers"][0]["stack"]
+        (run / "splitting.json").write_text(json.dumps(document))
+    with pytest.raises(MacaronFairseqError, match=message):
+        report_of(tmp_path, [run])
+    assert not (tmp_path / "results").exists()

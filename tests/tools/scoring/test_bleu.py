@@ -1,10 +1,13 @@
 """BLEU two ways: sacreBLEU on detokenized text and the paper's tokenized variants, and the scoring command."""
 
 import json
+import os
+import sys
 
 import pytest
 import sacrebleu
 import torch
+from conftest import run
 from fairseq.scoring.bleu import BleuConfig, Scorer
 
 from macaron_tools.scoring import bleu
@@ -169,3 +172,28 @@ def test_command_refuses_fewer_hypotheses_than_references(tmp_path):
         bleu.main(["--generate-log", str(log), "--lang", "en", "--variant", "lowercase",
                    "--ref-tok", str(ref), "--ref-detok", str(ref), "--json", str(tmp_path / "test.json")])
     assert not (tmp_path / "test.json").exists()
+
+
+@pytest.mark.parametrize("hyp_tok, json_path, message", [
+    ("a-folder", "test.json", "--hyp-tok {tmp}/a-folder is a folder: give the file of the Moses-tokenized hypotheses, "
+                              "one per line"),
+    ("test.hyp.tok", "missing/test.json", "--json {tmp}/missing/test.json: its folder {tmp}/missing does not exist: "
+                                          "create it or give another path"),
+    ("test.hyp.tok", "a-folder", "--json {tmp}/a-folder is a folder: give the name of the file to write"),
+    ("test.hyp.tok", "/proc/test.json", "--json /proc/test.json: cannot write in /proc ("),  # no new files, for anyone
+])
+def test_command_refuses_a_path_it_cannot_use_in_one_line_before_scoring(tmp_path, hyp_tok, json_path, message):
+    (tmp_path / "test.tok.en").write_text("\n".join(REFERENCES) + "\n")
+    (tmp_path / "test.hyp.tok").write_text("\n".join(HYPOTHESES) + "\n")
+    (tmp_path / "a-folder").mkdir()
+    given = sorted(os.listdir(tmp_path))
+
+    result = run([sys.executable, "-m", "macaron_tools.scoring.bleu", "--hyp-tok", tmp_path / hyp_tok, "--lang", "en",
+                  "--variant", "lowercase", "--ref-tok", tmp_path / "test.tok.en", "--ref-detok",
+                  tmp_path / "test.tok.en", "--json", tmp_path / json_path, "--hyp-detok-out",
+                  tmp_path / "test.hyp.detok"], check=False)
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: " + message.format(tmp=tmp_path)) and result.stderr.count("\n") == 1, \
+        result.stderr
+    assert sorted(os.listdir(tmp_path)) == given  # refused before the work: not even --hyp-detok-out was written

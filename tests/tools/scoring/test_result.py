@@ -1,9 +1,12 @@
 """result: every split of one evaluation scored in one process, into one typed record that reads back as written."""
 
 import json
+import os
+import sys
 
 import pytest
 import sacrebleu
+from conftest import run
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_tools.scoring import bleu, result
@@ -73,3 +76,31 @@ def test_comet_model_must_be_a_file(tmp_path, data_dir):
             "--split", "test", str(tmp_path / "generate-test.log"), "--comet-model", str(tmp_path),
         ])
     assert not (tmp_path / "result.json").exists()
+
+
+@pytest.mark.parametrize("output, hypotheses_dir, log, message", [
+    ("missing/result.json", "eval", "generate-test.log",
+     "--output {tmp}/missing/result.json: its folder {tmp}/missing does not exist: create it or give another path"),
+    ("/proc/result.json", "eval", "generate-test.log", "--output /proc/result.json: cannot write in /proc ("),
+    ("result.json", "generate-test.log", "generate-test.log",
+     "--hypotheses-dir {tmp}/generate-test.log is a file: give a folder to write in"),
+    ("result.json", "eval", "eval", "--split test {tmp}/eval is a folder: give the file of fairseq-generate's output "
+                                    "for that split"),
+    ("result.json", "eval", "generate-test1.log", "--split test {tmp}/generate-test1.log does not exist: decode the "
+                                                  "split first (scripts/evaluate.sh), or give its log"),
+])
+def test_a_path_it_cannot_use_is_one_line_before_any_split_is_scored(tmp_path, data_dir, output, hypotheses_dir,
+                                                                       log, message):
+    write_generate_log(tmp_path / "generate-test.log", HYPOTHESES, REFERENCES)
+    (tmp_path / "eval").mkdir()
+    given = sorted(os.listdir(tmp_path))
+    completed = run([
+        sys.executable, "-m", "macaron_tools.scoring.result", "--output", tmp_path / output, "--hypotheses-dir",
+        tmp_path / hypotheses_dir, "--setting", "multi30k", "--source-lang", "de", "--target-lang", "en",
+        "--variant", "lowercase", "--data-dir", data_dir, "--checkpoint", "c.pt", "--beam", 5, "--lenpen", 1,
+        "--max-len-a", 0, "--max-len-b", 200, "--split", "test", tmp_path / log,
+    ], check=False)
+    assert completed.returncode == 1 and completed.stdout == ""
+    assert completed.stderr.startswith("error: " + message.format(tmp=tmp_path)), completed.stderr
+    assert completed.stderr.count("\n") == 1, completed.stderr
+    assert sorted(os.listdir(tmp_path)) == given and os.listdir(tmp_path / "eval") == []

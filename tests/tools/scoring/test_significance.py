@@ -6,6 +6,7 @@ import random
 import pytest
 import sacrebleu
 
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_tools.data import toy_corpus
 from macaron_tools.scoring import significance
 from macaron_tools.scoring.bleu import LineCountError
@@ -102,3 +103,19 @@ def test_equal_scores_of_different_outputs_are_no_difference():
     result = paired_bootstrap(nothing_right, other_nothing, references, samples=100)
     assert result.baseline_bleu == result.system_bleu == 0.0
     assert result.p_value == 1.0
+
+
+def test_command_refuses_a_folder_input_and_an_unwritable_json_before_resampling(references, tmp_path, capsys):
+    for name in ("baseline", "system", "reference"):
+        (tmp_path / f"{name}.detok").write_text("\n".join(references) + "\n")
+    common = ["--baseline", str(tmp_path / "baseline.detok"), "--reference", str(tmp_path / "reference.detok"),
+              "--samples", "50"]
+
+    with pytest.raises(MacaronFairseqError, match=rf"^--system {tmp_path} is a folder: give the file of the system's "
+                                                  rf"detokenized hypotheses$"):
+        significance.main([*common, "--system", str(tmp_path)])
+    with pytest.raises(MacaronFairseqError, match=rf"^--json {tmp_path}/missing/p.json: its folder {tmp_path}/missing "
+                                                  rf"does not exist: create it or give another path$"):
+        significance.main([*common, "--system", str(tmp_path / "system.detok"), "--json",
+                           str(tmp_path / "missing" / "p.json")])
+    assert capsys.readouterr().out == ""  # nothing resampled, nothing printed
