@@ -37,6 +37,26 @@ DROPPED_ENTRIES = ("last_optimizer_state", "extra_state")
 """Top-level entries of their checkpoint left out: Adam's moments and their data iterator's position."""
 
 
+class TheirTrainingMeter:
+    """One of their trainer's meters, read as inert data: the numbers it held, and no method of fairseq v0.6's.
+
+    Their ``Trainer.save_checkpoint`` stores ``extra_state['train_meters']``, objects of ``fairseq.meters`` (a module
+    fairseq 0.12 no longer has), and their ``average_checkpoints.py`` keeps the first file's whole state, so the
+    released files may hold them. A weights-only load refuses any class it does not know; these names are let
+    through as this class, in the converter's load only, and dropped with the rest of ``extra_state``.
+    """
+
+    def __setstate__(self, state):
+        # the unpickler hands over the meter's __dict__; only numbers and None are kept, nothing is called
+        self.__dict__.update({key: value for key, value in state.items()
+                              if value is None or isinstance(value, (bool, int, float))})
+
+
+THEIR_TRAINER_TYPES = [(TheirTrainingMeter, f"fairseq.meters.{name}")
+                       for name in ("AverageMeter", "TimeMeter", "StopwatchMeter")]
+"""The classes their checkpoints name beyond fairseq's own, each read as :class:`TheirTrainingMeter`."""
+
+
 @dataclass
 class Conversion:
     """What a conversion read and wrote."""
@@ -110,7 +130,8 @@ def load_official_checkpoint(path):
     """Their checkpoint, loaded weights-only; refuses anything without fairseq v0.6's ``args`` and ``model``."""
     check_is_torch_file(path)
     try:
-        checkpoint = load_checkpoint_file(path)
+        with torch.serialization.safe_globals(THEIR_TRAINER_TYPES):
+            checkpoint = load_checkpoint_file(path)
     except CheckpointError:
         raise
     except Exception as error:

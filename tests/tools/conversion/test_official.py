@@ -14,6 +14,7 @@ converted checkpoint, loaded by fairseq's loader into the plugin's model, must c
 import argparse
 import math
 import os
+import sys
 
 import pytest
 import torch
@@ -286,6 +287,51 @@ def test_converted_checkpoint_keeps_their_settings_and_drops_optimizer_state(tmp
     assert not any("in_proj" in key or "layer_norms" in key or "_float_tensor" in key for key in weights)
     # fairseq 0.12 drops the final LayerNorm of a decoder whose version is 2 or less, as theirs is
     assert weights["decoder.version"].item() > 2
+
+
+class AverageMeter:
+    """Their fairseq.meters classes' fields, as their trainer saves them (fairseq v0.6's meters.py)."""
+
+    def __init__(self):
+        self.val, self.avg, self.sum, self.count = 2.5, 3.1, 310.0, 100
+
+
+class TimeMeter:
+    def __init__(self):
+        self.init, self.start, self.n = 0, 1554000000.5, 1234
+
+
+class StopwatchMeter:
+    def __init__(self):
+        self.sum, self.n, self.start_time = 812.4, 1234, None
+
+
+def test_a_checkpoint_with_their_trainers_meters_converts_and_the_meters_are_dropped(tmp_path, monkeypatch):
+    """Their Trainer.save_checkpoint stores extra_state['train_meters']; average_checkpoints.py keeps it."""
+    their_meters_module = type(sys)("fairseq.meters")
+    for meter in (AverageMeter, TimeMeter, StopwatchMeter):
+        meter.__module__ = "fairseq.meters"  # pickled by the name their fairseq gave it
+        setattr(their_meters_module, meter.__name__, meter)
+    monkeypatch.setitem(sys.modules, "fairseq.meters", their_meters_module)
+    path = tmp_path / "theirs.pt"
+    state = {
+        "args": their_args("transformer_iwslt_de_en_macaron_v2", True), "model": TheirModel(True).state_dict(),
+        "optimizer_history": [{"criterion_name": "LabelSmoothedCrossEntropyCriterion", "optimizer_name": "FairseqAdam",
+                               "lr_scheduler_state": {"best": 3.95}, "num_updates": 1234}],
+        "extra_state": {"epoch": 7, "val_loss": 3.95, "train_iterator": {"epoch": 7, "iterations_in_epoch": 0},
+                        "train_meters": {"train_loss": AverageMeter(), "wps": TimeMeter(), "wall": StopwatchMeter()}},
+        "last_optimizer_state": {"state": {}, "param_groups": [{"lr": 1e-3, "params": [0]}]},
+    }
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    monkeypatch.delitem(sys.modules, "fairseq.meters")  # fairseq 0.12 has no such module
+
+    conversion = convert_official_checkpoint(path, tmp_path / "converted.pt")
+    assert conversion.num_updates == 1234 and "extra_state" in conversion.dropped
+    converted = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "converted.pt"))
+    assert "train_meters" not in converted.get("extra_state", {})
+    # and nothing of theirs became loadable elsewhere: the plugin's own loads still refuse the meters
+    with pytest.raises(CheckpointError, match=r"fairseq\.meters\.AverageMeter"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
 
 
 @pytest.mark.parametrize(
