@@ -9,7 +9,8 @@ so the wrapper here (installed by :mod:`macaron_fairseq.fairseq_fixes`) restores
 the last batch is kept even when it is not a full multiple.
 
 The same line fails with an ``IndexError`` when there is nothing to batch, as when ``--max-tokens`` is below every
-sentence's length and training skips them all: that is refused in one line.
+sentence's length and training skips them all; and a sentence longer than ``--max-tokens`` that generation does not
+skip fails on an assertion of fairseq's: both are refused in one line naming ``--max-tokens``.
 """
 
 import functools
@@ -34,10 +35,18 @@ def keep_last_batch(batch_by_size):
             raise MacaronFairseqError(
                 f"no sentence is left to batch: the split is empty, or every sentence is longer than fits in a batch "
                 f"(--max-tokens {max_tokens}): raise --max-tokens, or check the data")
-        batches = batch_by_size(
-            indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
-            required_batch_size_multiple, fixed_shapes,
-        )
+        try:
+            batches = batch_by_size(
+                indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
+                required_batch_size_multiple, fixed_shapes,
+            )
+        except AssertionError as error:
+            if "should not exceed max_tokens" not in str(error):
+                raise
+            longest = max(num_tokens_vec) if num_tokens_vec is not None else max(map(num_tokens_fn, indices))
+            raise MacaronFairseqError(
+                f"a sentence of {int(longest)} tokens does not fit in a batch of --max-tokens {max_tokens}: raise "
+                f"--max-tokens to {int(longest)} or more") from error
         if fixed_shapes is not None:
             return batches  # fixed shapes choose their batches on purpose
         indices = np.asarray(indices, dtype=np.int64)

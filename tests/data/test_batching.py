@@ -48,3 +48,12 @@ def test_fairseq_train_with_max_tokens_below_every_sentence_is_one_line(toy_data
         env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.stderr.splitlines()[-1].startswith("error: no sentence is left to batch")
+
+
+def test_a_sentence_longer_than_max_tokens_is_one_error_naming_both():
+    from macaron_fairseq.errors import MacaronFairseqError
+
+    lengths = np.array([2, 3, 9])
+    with pytest.raises(MacaronFairseqError, match=r"^a sentence of 9 tokens does not fit in a batch of --max-tokens 5: "
+                                                  r"raise --max-tokens to 9 or more$"):
+        data_utils.batch_by_size(np.arange(3), lengths.__getitem__, num_tokens_vec=lengths, max_tokens=5)

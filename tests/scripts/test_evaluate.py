@@ -226,3 +226,11 @@ def test_a_checkpoint_dir_it_cannot_write_in_is_one_line(best_only, copy_data):
     completed = evaluate("--setting", SETTING, "--checkpoint-dir", best_only, "--data-dir", copy_data(), "--cpu")
     assert_one_line_error(completed, f"cannot write in {best_only / 'eval'}", "copy the run to a folder you can write")
     assert (best_only / "eval").is_symlink()  # left as it was
+
+
+def test_a_sentence_longer_than_a_batch_is_named_in_the_error(best_only, copy_data):
+    completed = evaluate("--setting", SETTING, "--checkpoint-dir", best_only, "--data-dir", copy_data(), "--cpu",
+                         "--max-tokens", 3)
+    assert_one_line_error(completed, "fairseq-generate failed on test (a sentence of ",
+                          "does not fit in a batch of --max-tokens 3: raise --max-tokens to")
+    assert not (best_only / "eval" / "result.json").exists()
