@@ -23,16 +23,21 @@ import argparse
 import inspect
 import logging
 import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 
-from macaron_fairseq.errors import MacaronFairseqError
+from macaron_fairseq.errors import MacaronFairseqError, run_command
 from macaron_fairseq.evaluation.files import write_json
-from macaron_fairseq.modules.macaron_layer import SplittingSteps, decoder_branches, encoder_branches, sub_layers
+from macaron_fairseq.modules.macaron_layer import (
+    EncoderAttentionSubStep,
+    FeedForwardSubStep,
+    SelfAttentionSubStep,
+    SplittingLayer,
+    bind_sub_steps,
+)
 
 RK4_STEPS = 64
 BATCH_SENTENCES = 16
@@ -40,7 +45,7 @@ BATCH_SENTENCES = 16
 
 def scheme_of(layer):
     """The splitting scheme a layer runs: its ``--macaron-scheme``, or Lie-Trotter for fairseq's own layers."""
-    if isinstance(layer, SplittingSteps):
+    if isinstance(layer, SplittingLayer):
         return layer.scheme
     if isinstance(layer, (TransformerEncoderLayerBase, TransformerDecoderLayerBase)):
         return "lie-trotter"
@@ -48,15 +53,35 @@ def scheme_of(layer):
                               "macaron_transformer and transformer models")
 
 
-def update(sub_layer, x):
-    """c_k f_k(x) of a pre-norm sub-step."""
-    delta = sub_layer.branch(sub_layer.norm(x))
-    return delta if sub_layer.step_size is None else sub_layer.step_size * delta
+def sub_steps_of(layer):
+    """A layer's bound sub-steps in order: a Macaron layer's own, or bound here for fairseq's (each c = 1)."""
+    if isinstance(layer, SplittingLayer):
+        return layer.sub_steps()
+    return bind_sub_steps(layer, scheme_of(layer), lambda sub_step: 1.0)
 
 
-def vector_field(layer_sub_layers):
+@dataclass
+class Update:
+    """x -> c_k f_k(x) of a pre-norm sub-step, its branch given the masks and context of the layer's call."""
+
+    sub_step: torch.nn.Module
+    context: dict
+
+    def __call__(self, x):
+        h = self.sub_step.norm(x)
+        if isinstance(self.sub_step, FeedForwardSubStep):
+            f = self.sub_step.branch(h)
+        elif isinstance(self.sub_step, SelfAttentionSubStep):
+            f = self.sub_step.branch(h, self.context["self_attn_padding_mask"], self.context["self_attn_mask"])
+        else:
+            assert isinstance(self.sub_step, EncoderAttentionSubStep)
+            f, _ = self.sub_step.branch(h, self.context["encoder_out"], self.context["encoder_padding_mask"])
+        return self.sub_step.coefficient * f
+
+
+def vector_field(updates):
     """V(x) = sum_k c_k f_k(x) over a layer's sub-steps."""
-    return lambda x: sum(update(sub_layer, x) for sub_layer in layer_sub_layers)
+    return lambda x: sum(update(x) for update in updates)
 
 
 def rk4_flow(field_, x, steps=RK4_STEPS):
@@ -86,15 +111,17 @@ class LayerMeans:
     splitting_error: float = 0.0
     positions: int = 0
 
-    def add(self, layer_sub_layers, x, output, non_pad, rk4_steps=RK4_STEPS):
-        """Adds one batch: the layer's input x, its output, and the `(seq_len, batch)` mask of non-pad positions."""
+    def add(self, updates, x, output, non_pad, rk4_steps=RK4_STEPS):
+        """Adds one batch: the layer's sub-step updates, its input x, its output, and the `(seq_len, batch)` mask
+        of non-pad positions."""
         layer_input = x
-        for sub_layer in layer_sub_layers:
-            delta = update(sub_layer, x)
+        for update in updates:
+            delta = update(x)
             size = (position_norm(delta) / position_norm(x))[non_pad].sum().item()
-            self.step_sizes[sub_layer.name] = self.step_sizes.get(sub_layer.name, 0.0) + size
+            name = update.sub_step.name
+            self.step_sizes[name] = self.step_sizes.get(name, 0.0) + size
             x = x + delta
-        flow = rk4_flow(vector_field(layer_sub_layers), layer_input, rk4_steps)
+        flow = rk4_flow(vector_field(updates), layer_input, rk4_steps)
         error = position_norm(output - flow) / position_norm(flow - layer_input)
         self.splitting_error += error[non_pad].sum().item()
         self.positions += int(non_pad.sum())
@@ -123,20 +150,21 @@ def layer_arguments(layer, args, kwargs):
 
 
 def probe_layer(layer, args, kwargs):
-    """(sub-steps as functions of x, the layer's input, its `(seq_len, batch)` non-pad mask) of one layer call."""
+    """(sub-step updates as functions of x, the layer's input, its `(seq_len, batch)` non-pad mask) of one layer
+    call."""
     arguments = layer_arguments(layer, args, kwargs)
     x = arguments["x"]
     if "encoder_out" in arguments:
-        branches = decoder_branches(layer, arguments["encoder_out"], arguments["encoder_padding_mask"],
-                                    self_attn_mask=arguments["self_attn_mask"],
-                                    self_attn_padding_mask=arguments["self_attn_padding_mask"])
+        context = {key: arguments[key] for key in ("encoder_out", "encoder_padding_mask", "self_attn_mask",
+                                                   "self_attn_padding_mask")}
         non_pad = non_pad_positions(arguments["self_attn_padding_mask"], x)
     else:
         if arguments.get("attn_mask") is not None:
             raise MacaronFairseqError("the probe reads encoder layers called without attn_mask, as fairseq's encoder calls them")
-        branches = encoder_branches(layer, arguments["encoder_padding_mask"])
+        context = {"self_attn_padding_mask": arguments["encoder_padding_mask"], "self_attn_mask": None}
         non_pad = non_pad_positions(arguments["encoder_padding_mask"], x)
-    return sub_layers(layer, scheme_of(layer), branches), x, non_pad
+    updates = [Update(sub_step, context) for sub_step in sub_steps_of(layer)]
+    return updates, x, non_pad
 
 
 def probe_model(model, batches, rk4_steps=RK4_STEPS):
@@ -166,8 +194,8 @@ def probe_model(model, batches, rk4_steps=RK4_STEPS):
                 calls.clear()
                 model(**net_input)
                 for key, (layer, args, kwargs, output) in calls.items():
-                    layer_sub_layers, x, non_pad = probe_layer(layer, args, kwargs)
-                    means[key].add(layer_sub_layers, x, output, non_pad, rk4_steps)
+                    updates, x, non_pad = probe_layer(layer, args, kwargs)
+                    means[key].add(updates, x, output, non_pad, rk4_steps)
     finally:
         for hook in hooks:
             hook.remove()
@@ -308,4 +336,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

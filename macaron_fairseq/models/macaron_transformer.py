@@ -6,6 +6,7 @@ extra LayerNorm and output bias per layer are the only difference, about 0.05 %)
 ``--macaron-scheme`` run one FFN, of the baseline's width.
 """
 
+import argparse
 import copy
 import math
 
@@ -24,6 +25,7 @@ from fairseq.models.transformer import (
     transformer_wmt_en_de_big_t2t,
 )
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
+from omegaconf import OmegaConf
 
 from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.models.macaron_options import add_macaron_args
@@ -70,6 +72,10 @@ class MacaronTransformerModel(TransformerModel):
 
     @classmethod
     def build_model(cls, args, task):
+        if not isinstance(args, argparse.Namespace):
+            # fairseq-hydra-train's DictConfig: fairseq's TransformerConfig.from_namespace would keep only its own
+            # fields of it, and the layers would be built without the Macaron options; of a Namespace it keeps all
+            args = argparse.Namespace(**OmegaConf.to_container(args, resolve=True))
         # again, for a model built from a saved config rather than from the command line
         base_macaron_architecture(args)
         check_layer_sizes(args)

@@ -214,7 +214,7 @@ def test_fairseq_transformer_options_keep_working(variant):
     assert logits.shape == (3, 6, len(dictionary))
     assert model.encoder.layers[0].macaron_fc1.weight.grad is not None or args.encoder_layerdrop > 0
     if variant == "ffn-scale":
-        assert model.encoder.layers[0].fc2.scale == model.decoder.layers[0].macaron_fc2.scale == 1.0
+        assert model.encoder.layers[0].ffn_after_attn.coefficient == model.decoder.layers[0].ffn_before_attn.coefficient == 1.0
 
 
 def test_bf16_forward():

@@ -84,7 +84,7 @@ def test_ffn_width_follows_the_scheme_and_the_command_line():
     assert lie_trotter.decoder.layers[0].scheme == "lie-trotter"
     given = build_model("macaron_transformer_lm_gpt", "--decoder-ffn-embed-dim", 300, "--macaron-ffn-scale", 0.7)
     assert given.decoder.cfg.decoder.ffn_embed_dim == 300
-    assert given.decoder.layers[0].fc2.scale == 0.7
+    assert [sub_step.coefficient for sub_step in given.decoder.layers[0].sub_steps()] == [0.7, 1.0, 0.7]
 
 
 def test_non_positive_ffn_scale_is_a_usage_error():

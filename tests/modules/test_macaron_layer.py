@@ -7,16 +7,21 @@ each step with its own LayerNorm before the branch (pre-norm) or after the sum (
 schemes of ``--macaron-scheme`` against theirs.
 """
 
+import collections
+
 import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.models.transformer import TransformerConfig
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 
+from macaron_fairseq.errors import MacaronFairseqError
 from macaron_fairseq.modules.macaron_layer import (
+    EncoderAttentionSubStep,
+    FeedForwardSubStep,
     MacaronTransformerDecoderLayer,
     MacaronTransformerEncoderLayer,
-    ScaledLinear,
+    SelfAttentionSubStep,
 )
 from macaron_fairseq.modules.splitting_scheme import SCHEMES
 
@@ -123,15 +128,6 @@ def test_the_two_ffns_have_separate_parameters_and_baseline_names():
         assert {f"{name}.weight", f"{name}.bias"} <= names
     assert layer.fc1.weight.data_ptr() != layer.macaron_fc1.weight.data_ptr()
     assert layer.fc2.weight.data_ptr() != layer.macaron_fc2.weight.data_ptr()
-
-
-def test_scaled_linear_scales_output_and_keeps_linear_state_dict_names():
-    torch.manual_seed(0)
-    scaled = ScaledLinear(4, 3, scale=0.5)
-    x = torch.randn(2, 4)
-    torch.testing.assert_close(scaled(x), 0.5 * F.linear(x, scaled.weight, scaled.bias))
-    assert set(scaled.state_dict()) == {"weight", "bias"}
-    assert "scale=0.5" in repr(scaled)
 
 
 def test_dropout_stays_where_the_baseline_puts_it():
@@ -245,15 +241,20 @@ def test_lie_trotter_with_a_baselines_weights_is_fairseqs_layer(pre_norm):
     target_padding = torch.zeros(3, 5, dtype=torch.bool)
     target_padding[1, -1] = True
     causal = torch.triu(torch.full((5, 5), float("-inf")), 1)
+    banded = torch.ones(6, 6, dtype=torch.bool).triu(3) | torch.ones(6, 6, dtype=torch.bool).tril(-3)
     with torch.no_grad():
         torch.testing.assert_close(encoder_layer(encoder_out, source_padding),
                                    baseline_encoder(encoder_out, source_padding), atol=1e-6, rtol=0)
-        decoder_args = dict(encoder_out=encoder_out, encoder_padding_mask=source_padding, self_attn_mask=causal,
-                            self_attn_padding_mask=target_padding, need_attn=True)
-        actual, actual_attn, _ = decoder_layer(x, **decoder_args)
-        expected, expected_attn, _ = baseline_decoder(x, **decoder_args)
-    torch.testing.assert_close(actual, expected, atol=1e-6, rtol=0)
-    torch.testing.assert_close(actual_attn, expected_attn, atol=1e-6, rtol=0)
+        torch.testing.assert_close(encoder_layer(encoder_out, source_padding, attn_mask=banded),
+                                   baseline_encoder(encoder_out, source_padding, attn_mask=banded), atol=1e-6, rtol=0)
+        for weights in ({"need_attn": True}, {"need_head_weights": True}):
+            decoder_args = dict(encoder_out=encoder_out, encoder_padding_mask=source_padding, self_attn_mask=causal,
+                                self_attn_padding_mask=target_padding, **weights)
+            actual, actual_attn, _ = decoder_layer(x, **decoder_args)
+            expected, expected_attn, _ = baseline_decoder(x, **decoder_args)
+            torch.testing.assert_close(actual, expected, atol=1e-6, rtol=0)
+            torch.testing.assert_close(actual_attn, expected_attn, atol=1e-6, rtol=0)
+    assert actual_attn.shape == (HEADS, 3, 5, 6)  # per head, when asked for
 
 
 @pytest.mark.parametrize("learnable_scale", [False, True], ids=["fixed", "learnable"])
@@ -291,6 +292,96 @@ def test_learned_step_sizes_start_at_the_schemes_coefficients_and_learn():
     steps = {name: p for name, p in encoder_layer.named_parameters() if name.endswith("_step")}
     assert {name: p.item() for name, p in steps.items()} == pytest.approx(
         {"ffn1_step": 0.3, "self_attn_step": 1.0, "ffn2_step": 0.3})
-    assert not isinstance(encoder_layer.fc2, ScaledLinear)  # the learned step is the FFN's only coefficient
+    assert type(encoder_layer.fc2) is torch.nn.Linear  # the learned step is the FFN's only coefficient
     encoder_layer(torch.randn(4, 2, EMBED_DIM), None).sum().backward()
     assert all(p.grad is not None and p.grad.item() != 0 for p in steps.values())
+
+
+@pytest.mark.parametrize("learnable_scale", [False, True], ids=["fixed", "learnable"])
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_sub_steps_are_bound_once_to_the_layers_own_modules(scheme, learnable_scale):
+    layer = build_layer("decoder", scheme, pre_norm=True, learnable_scale=learnable_scale)
+    sub_steps = layer.sub_steps()
+    assert [sub_step.name for sub_step in sub_steps] == [sub_step.name for sub_step in SCHEMES[scheme]]
+    encoder_layer = build_layer("encoder", scheme, pre_norm=True, learnable_scale=learnable_scale)
+    assert [sub_step.name for sub_step in encoder_layer.sub_steps()] == [
+        sub_step.name for sub_step in SCHEMES[scheme] if sub_step.name != "encoder_attn"]
+
+    by_name = {sub_step.name: sub_step for sub_step in sub_steps}
+    assert isinstance(by_name["self_attn"], SelfAttentionSubStep)
+    assert by_name["self_attn"].attention is layer.self_attn and by_name["self_attn"].norm is layer.self_attn_layer_norm
+    assert isinstance(by_name["encoder_attn"], EncoderAttentionSubStep)
+    assert by_name["encoder_attn"].attention is layer.encoder_attn
+    ffn_steps = [sub_step for sub_step in sub_steps if isinstance(sub_step, FeedForwardSubStep)]
+    if scheme == "strang":
+        assert [(s.norm, s.fc1, s.fc2) for s in ffn_steps] == [
+            (layer.macaron_layer_norm, layer.macaron_fc1, layer.macaron_fc2), (layer.final_layer_norm, layer.fc1, layer.fc2)]
+    elif scheme == "strang-tied":  # one FFN, run twice, each time after its own LayerNorm
+        assert [(s.norm, s.fc1, s.fc2) for s in ffn_steps] == [
+            (layer.macaron_layer_norm, layer.fc1, layer.fc2), (layer.final_layer_norm, layer.fc1, layer.fc2)]
+    else:
+        assert [(s.norm, s.fc1, s.fc2) for s in ffn_steps] == [(layer.final_layer_norm, layer.fc1, layer.fc2)]
+    for sub_step in sub_steps:
+        if learnable_scale:
+            assert sub_step.coefficient is getattr(layer, f"{sub_step.name}_step")
+        else:
+            assert sub_step.coefficient == (0.5 if scheme.startswith("strang") and "ffn" in sub_step.name else 1.0)
+            assert isinstance(sub_step.coefficient, float)
+
+    x, encoder_out = torch.randn(4, 2, EMBED_DIM), torch.randn(3, 2, EMBED_DIM)
+    layer(x, encoder_out=encoder_out)
+    assert all(after is before for after, before in zip(layer.sub_steps(), sub_steps))  # not rebuilt per call
+
+
+def test_a_sub_step_reads_as_its_equation():
+    layer = build_layer("decoder", "strang", pre_norm=False, learnable_scale=False)
+    assert repr(layer.ffn_before_attn) == (
+        "FeedForwardSubStep(ffn1: x + 0.5*macaron_fc2(act(macaron_fc1(x))), macaron_layer_norm after the sum)")
+    assert repr(layer.encoder_attn_sub_step) == (
+        "EncoderAttentionSubStep(encoder_attn: x + 1*encoder_attn(x, encoder_out), encoder_attn_layer_norm after the sum)")
+    learned = build_layer("encoder", "strang-tied", pre_norm=True, learnable_scale=True)
+    assert repr(learned.ffn_after_attn) == (
+        "FeedForwardSubStep(ffn2: x + ffn2_step*fc2(act(fc1(x))), final_layer_norm before the branch)")
+    assert "SubStep(" in repr(learned) and repr(learned).count("(fc1): Linear") == 1
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_sub_steps_add_nothing_to_the_state_dict_and_a_layer_loads_another(scheme):
+    """A sub-step holds the layer's modules: the layer alone saves them, under fairseq's names, and loads them."""
+    source = build_layer("decoder", scheme, pre_norm=True, learnable_scale=True)
+    randomize_learned_steps(source)
+    target = MacaronTransformerDecoderLayer(layer_config(True, 0.5, scheme, learnable_scale=True)).eval()
+    assert not any(slot in key for key in target.state_dict() for slot in target.SLOTS)
+    assert list(target.state_dict()) == list(source.state_dict())
+    target.load_state_dict(source.state_dict())  # strict
+    x, encoder_out = torch.randn(4, 2, EMBED_DIM), torch.randn(3, 2, EMBED_DIM)
+    with torch.no_grad():
+        torch.testing.assert_close(target(x, encoder_out=encoder_out)[0], source(x, encoder_out=encoder_out)[0])
+
+
+def test_a_load_that_assigns_new_parameters_rebinds_the_sub_steps():
+    source = build_layer("encoder", "strang", pre_norm=True, learnable_scale=True)
+    randomize_learned_steps(source)
+    target = MacaronTransformerEncoderLayer(layer_config(True, 0.5, "strang", learnable_scale=True)).eval()
+    target.load_state_dict({key: value.clone() for key, value in source.state_dict().items()}, assign=True)
+    for sub_step in target.sub_steps():
+        assert sub_step.coefficient is getattr(target, f"{sub_step.name}_step")
+    x = torch.randn(4, 2, EMBED_DIM)
+    with torch.no_grad():
+        torch.testing.assert_close(target(x, None), source(x, None))
+
+
+def test_an_initialisation_applied_to_the_layer_reaches_each_module_once():
+    """As RoBERTa applies its BERT initialisation: a module reached twice would draw its weights twice."""
+    layer = build_layer("decoder", "strang-tied", pre_norm=True)
+    visits = collections.Counter()
+    layer.apply(lambda module: visits.update([id(module)]))
+    assert max(visits.values()) == 1
+    assert {id(module) for module in layer.modules()} == set(visits)
+
+
+def test_return_fc_is_refused_and_its_default_accepted():
+    cfg = layer_config(True, 0.5)
+    MacaronTransformerEncoderLayer(cfg, return_fc=False)  # what fairseq's encoder passes
+    with pytest.raises(MacaronFairseqError, match="return_fc .* not supported by the Macaron encoder layer"):
+        MacaronTransformerEncoderLayer(cfg, return_fc=True)
