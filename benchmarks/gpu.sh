@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU benchmark, sized for about 8 minutes on one modern GPU, set-up included:
 #
-#   1. the cost table by width (python -m macaron_fairseq.evaluation.throughput): forward+backward steps/s of
+#   1. the cost table by width (python -m macaron_tools.runs.throughput): forward+backward steps/s of
 #      each Macaron model against its baseline twin at d 128 to d 1024, interleaved in one process, bf16;
 #   2. Multi30k De->En to convergence with the IWSLT14 small pair (transformer_iwslt_de_en, d 512, 6+6 layers, and
 #      its twin; the multi30k-iwslt setting of scripts/settings.sh: validation every 250 updates, --patience 5),
@@ -43,7 +43,7 @@ if [[ $DRY_RUN -eq 0 ]]; then
   source scripts/lib/env.sh  # again: puts the environment setup.sh made on PATH
   [[ "$(cuda_device_count)" -gt 0 ]] || die "no CUDA device found: benchmarks/gpu.sh needs a GPU (see --dry-run)"
 fi
-step "cost by width, bf16" python -m macaron_fairseq.evaluation.throughput --device cuda \
+step "cost by width, bf16" python -m macaron_tools.runs.throughput --device cuda \
   --json results/gpu-throughput.json --markdown results/gpu-throughput.md
 step "data" bash scripts/prepare-multi30k.sh
 step "IWSLT14-sized pair on Multi30k, to convergence" bash scripts/compare.sh --setting multi30k-iwslt \

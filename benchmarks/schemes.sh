@@ -33,7 +33,7 @@
 # a pair only: the two pairs train at different times, under whatever else the machine runs then.
 #
 # Each pair is then evaluated side by side by scripts/evaluate.sh (checkpoint_best.pt, beam 5: sacreBLEU, chrF,
-# tokenized BLEU; RUN/evaluate.log) and probed by python -m macaron_fairseq.diagnostics.splitting (step sizes
+# tokenized BLEU; RUN/evaluate.log) and probed by python -m macaron_tools.probe.splitting (step sizes
 # and splitting error per layer, on the first N valid sentences: RUN/splitting.json and splitting.log). The
 # report (python -m macaron_tools.reports.scheme_comparison) gives per scheme its parameters, BLEU and chrF
 # (mean +- sd over seeds), training tokens/s and each pair's ratio, the mean splitting error per stack and per
@@ -176,7 +176,7 @@ probe_runs() {
   local seed=$1 share=(); shift
   (($# > 3)) && share=(--cpu)
   step "probe seed $seed" python -m macaron_tools.runs.side_by_side --stage probe --label "seed $seed" \
-    "${share[@]}" "$@" -- python -m macaron_fairseq.diagnostics.splitting --path "{run_dir}/checkpoint_best.pt" \
+    "${share[@]}" "$@" -- python -m macaron_tools.probe.splitting --path "{run_dir}/checkpoint_best.pt" \
     "$DATA_DIR" --subset valid --max-sentences "$PROBE_SENTENCES" --json "{run_dir}/splitting.json" \
     || exit 1  # side_by_side named the run and its log
 }

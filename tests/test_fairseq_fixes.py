@@ -79,11 +79,11 @@ def test_patch_wraps_once_and_keeps_static_methods_static(monkeypatch, name):
     assert fairseq_fixes.is_patched(Owner, name, add_one)
 
 
-LIGHT_PACKAGES = ("macaron_fairseq.data", "macaron_fairseq.evaluation", "macaron_tools.data", "macaron_tools.scoring",
-                  "macaron_tools.runs", "macaron_tools.reports")
+LIGHT_PACKAGES = ("macaron_fairseq.data", "macaron_tools.data", "macaron_tools.scoring", "macaron_tools.runs",
+                  "macaron_tools.reports")
 """The packages whose every module starts without torch or fairseq: the plugin's data fixes (fairseq imported
-only when applied), the throughput table's front end, and the tools for corpus preparation, tokenization, BPE,
-scoring, records, side-by-side runs, log parsing, reports and significance."""
+only when applied), and the tools for corpus preparation, tokenization, BPE, scoring, records, side-by-side runs,
+log parsing, the throughput table's front end, reports and significance."""
 
 
 def light_modules():

@@ -95,12 +95,7 @@ def test_fairseq_loading_the_plugin_imports_no_tool_and_no_package_beyond_fairse
     assert loaded["tools"] == []
     assert [name for name in loaded["new"] if name not in sys.stdlib_module_names] == ["macaron_fairseq"]
     assert "macaron_fairseq.models.macaron_transformer" in loaded["plugin"]
-    assert not [name for name in loaded["plugin"] if name.startswith(TOOLS_IN_THE_PLUGIN_FOLDER)]
 
-
-TOOLS_IN_THE_PLUGIN_FOLDER = ("macaron_fairseq.diagnostics", "macaron_fairseq.evaluation")
-"""The splitting probe and the throughput table: tools that import macaron_tools from the plugin's folder, which
-neither fairseq's --user-dir nor any module of the plugin loads."""
 
 
 def imported_modules(path):
@@ -119,10 +114,7 @@ def test_no_module_of_the_plugin_imports_the_tools():
     offending = {}
     for path in sorted(plugin.rglob("*.py")):
         module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
-        if module.startswith(TOOLS_IN_THE_PLUGIN_FOLDER):
-            continue
-        tools = [name for name in imported_modules(path)
-                 if name.partition(".")[0] == "macaron_tools" or name.startswith(TOOLS_IN_THE_PLUGIN_FOLDER)]
+        tools = [name for name in imported_modules(path) if name.partition(".")[0] == "macaron_tools"]
         if tools:
             offending[module] = tools
     assert offending == {}

@@ -17,7 +17,7 @@ Each sub-step ``x + c*f(x)`` is a small module (:class:`FeedForwardSubStep`, :cl
 coefficient c: a float, or the learned ``<name>_step`` (``--macaron-learnable-scale``). The layer owns the
 modules and parameters and saves them under fairseq's names; a sub-step saves nothing of its own.
 :func:`bind_sub_steps` binds fairseq's own layers too: the splitting probe
-(:mod:`macaron_fairseq.diagnostics.splitting`) reads a baseline's layers, as Lie-Trotter steps, through them.
+(:mod:`macaron_tools.probe.splitting`) reads a baseline's layers, as Lie-Trotter steps, through them.
 """
 
 from collections import OrderedDict

@@ -3,7 +3,7 @@
 For each run (one per scheme and seed, benchmarks/schemes.sh): what its training log says (parameters, updates,
 throughput), how it shared the machine (``training_run.json``: side by side with which run, on which cores), what
 scripts/evaluate.sh scored (``eval/result.json``) and what the splitting probe measured (``splitting.json``:
-python -m macaron_fairseq.diagnostics.splitting). Per scheme the report gives the mean and spread over seeds; per
+python -m macaron_tools.probe.splitting). Per scheme the report gives the mean and spread over seeds; per
 pair of runs trained side by side, their training speed ratio; over all runs, the rank correlation between the
 splitting error and BLEU, and the sentence it supports.
 
@@ -101,7 +101,7 @@ def read_probe(directory, scheme):
     """(the checkpoint's measurements, the probe's set-up) of ``directory/splitting.json``, which must have measured
     one checkpoint of ``scheme``."""
     path = os.path.join(directory, PROBE_NAME)
-    rerun = (f"probe it (python -m macaron_fairseq.diagnostics.splitting --path {directory}/checkpoint_best.pt "
+    rerun = (f"probe it (python -m macaron_tools.probe.splitting --path {directory}/checkpoint_best.pt "
              f"DATA_DIR --json {path}), or run benchmarks/schemes.sh again")
     try:
         with open(path, encoding="utf-8") as f:

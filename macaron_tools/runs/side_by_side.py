@@ -21,7 +21,7 @@ the same command restarts both commands, which resume from their own checkpoints
 ``--stage evaluation`` does the same for ``scripts/evaluate.sh``, so that decoding speeds are compared like with
 like too: the output goes to each run's ``evaluate.log``, progress is evaluate.sh's own ``==>`` step lines, and
 the record is ``evaluation_run.json``. ``--stage probe`` runs the splitting probe
-(``python -m macaron_fairseq.diagnostics.splitting``) of each run: its output goes to ``splitting.log``, the record
+(``python -m macaron_tools.probe.splitting``) of each run: its output goes to ``splitting.log``, the record
 is ``probe_run.json``.
 """
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from macaron_fairseq.evaluation import throughput
+from macaron_tools.runs import throughput
 
 
 def test_each_width_pairs_the_baseline_with_its_parameter_matched_twin():

@@ -1,6 +1,6 @@
 """How far each layer of a trained pre-norm model is from the ODE flow of its own branches.
 
-    python -m macaron_fairseq.diagnostics.splitting --path CHECKPOINT [--path CHECKPOINT2] DATA_DIR
+    python -m macaron_tools.probe.splitting --path CHECKPOINT [--path CHECKPOINT2] DATA_DIR
         [--subset valid] [--max-sentences N] [--json OUT.json] [--plot OUT.png]
 
 A pre-norm layer runs sub-steps x <- x + c_k f_k(x), one per branch: the FFN F_k(x) = fc2(act(fc1(LN_k(x)))),
@@ -30,7 +30,6 @@ import torch
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
-from macaron_fairseq.evaluation.files import write_json
 from macaron_fairseq.modules.macaron_layer import (
     EncoderAttentionSubStep,
     FeedForwardSubStep,
@@ -38,6 +37,7 @@ from macaron_fairseq.modules.macaron_layer import (
     SplittingLayer,
     bind_sub_steps,
 )
+from macaron_tools.files import require_writable_output, write_json
 
 RK4_STEPS = 64
 BATCH_SENTENCES = 16
@@ -303,7 +303,7 @@ def plot(checkpoints, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m macaron_fairseq.diagnostics.splitting",
+        prog="python -m macaron_tools.probe.splitting",
         description="Step sizes and splitting error (against the RK4 flow of the layer's vector field) of every "
                     "layer of pre-norm checkpoints, side by side.")
     parser.add_argument("--path", action="append", required=True, metavar="CHECKPOINT",
@@ -319,6 +319,10 @@ def main(argv=None):
         parser.error(f"--max-sentences must be 1 or more, got {args.max_sentences}")
     if not os.path.isdir(args.data):
         parser.error(f"DATA_DIR {args.data} is not a folder: pass the fairseq-preprocess output of the models")
+    # checked before the probe, which takes a minute or more, rather than lost with its result
+    for option, output in (("--json", args.json), ("--plot", args.plot)):
+        if output:
+            require_writable_output(output, option)
 
     # Importing fairseq turns the root logger to DEBUG (its speech modules call basicConfig): keep the table alone.
     logging.getLogger().setLevel(logging.WARNING)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from fairseq import options, tasks
 
 from conftest import REPO_ROOT, TINY_MODEL_FLAGS, run
-from macaron_fairseq.diagnostics.splitting import probe_model
+from macaron_tools.probe.splitting import probe_model
 
 PRE_NORM = ["--encoder-normalize-before", "--decoder-normalize-before"]
 RK4_STEPS = 8  # the probe's 64 made cheap: both integrations take the same number
@@ -159,7 +159,7 @@ def save_checkpoint(path, model, args):
 
 
 def probe_command(*args):
-    return [sys.executable, "-m", "macaron_fairseq.diagnostics.splitting", *map(str, args)]
+    return [sys.executable, "-m", "macaron_tools.probe.splitting", *map(str, args)]
 
 
 def test_command_puts_a_baseline_and_its_macaron_twin_side_by_side(toy_data_bin, tmp_path):
@@ -193,3 +193,13 @@ def test_post_norm_checkpoints_are_refused_in_one_line(toy_data_bin, tmp_path):
         "(train with --encoder-normalize-before --decoder-normalize-before)")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "probe.json").exists()
+
+
+def test_an_output_it_cannot_write_is_refused_before_the_probe_runs(toy_data_bin, tmp_path):
+    save_checkpoint(tmp_path / "macaron.pt", *build(toy_data_bin, "macaron_transformer", *PRE_NORM))
+    result = run(probe_command("--path", tmp_path / "macaron.pt", toy_data_bin, "--json", tmp_path / "missing" / "p.json"),
+                 cwd=REPO_ROOT, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --json {tmp_path / 'missing' / 'p.json'}: its "
+                                                             f"folder {tmp_path / 'missing'} does not exist")
+    assert result.stdout == ""  # no table: the probe did not run

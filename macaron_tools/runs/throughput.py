@@ -6,7 +6,7 @@ alternation in one process: baseline, Macaron, Macaron, baseline in one round, t
 then falls on both alike, and the ratio of each width is the median of its per-round ratios. On a GPU the steps run
 in bf16 autocast and each is timed to its end (``torch.cuda.synchronize``).
 
-    python -m macaron_fairseq.evaluation.throughput [--device cpu|cuda] [--widths d128 d256 ...] [--rounds N]
+    python -m macaron_tools.runs.throughput [--device cpu|cuda] [--widths d128 d256 ...] [--rounds N]
         [--batch-tokens N] [--json OUT]
 
 The widths are the paper's and this project's: d 128 (FFN 512, 2+2 layers, the CPU setting), d 256 (1024, 3+3),
@@ -204,7 +204,7 @@ def main(argv=None):
     if args.markdown:
         from macaron_tools.files import write_atomically
 
-        command = "python -m macaron_fairseq.evaluation.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "python -m macaron_tools.runs.throughput " + " ".join(argv if argv is not None else sys.argv[1:])
         write_atomically(args.markdown, f"# Training cost by width\n\nProduced by:\n\n```\n{command}\n```\n\n"
                                         f"Measured on {describe_device(device)}; {batch_tokens} tokens per batch, "
                                         f"sentences of {args.length}, {rounds} rounds per width.\n\n"

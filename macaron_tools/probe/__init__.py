@@ -1,0 +1,1 @@
+"""Measurements of trained models: ``python -m macaron_tools.probe.splitting`` (the ODE view of a layer)."""
