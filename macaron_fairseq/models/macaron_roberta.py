@@ -26,7 +26,6 @@ from macaron_fairseq.models.macaron_transformer import (
     base_macaron_architecture,
     macaron_twin,
 )
-from macaron_fairseq.modules.splitting_scheme import has_half_steps
 
 
 class MacaronRobertaEncoder(RobertaEncoder):
@@ -58,8 +57,6 @@ class MacaronRobertaModel(RobertaModel):
         with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
             base_architecture(args)
             base_macaron_architecture(args)
-            if has_half_steps(args.macaron_scheme) and not args.macaron_ffn_scale > 0:
-                raise ValueError(f"macaron_ffn_scale must be above 0, got {args.macaron_ffn_scale}")
             if not safe_hasattr(args, "max_positions"):
                 if not safe_hasattr(args, "tokens_per_sample"):
                     args.tokens_per_sample = task.max_positions()

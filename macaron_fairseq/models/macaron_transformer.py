@@ -34,7 +34,7 @@ from macaron_fairseq.modules.macaron_layer import (
     MacaronTransformerDecoderLayer,
     MacaronTransformerEncoderLayer,
 )
-from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, HALF_WIDTH_SCHEMES, SCHEMES, has_half_steps
+from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, SCHEMES, has_half_steps, macaron_ffn_width
 
 
 def wrap_layer(layer, cfg):
@@ -105,11 +105,11 @@ def macaron_twin(baseline_preset):
     def architecture(args):
         twin = copy.copy(args)
         baseline_preset(twin)
-        halved = (getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME) in HALF_WIDTH_SCHEMES
+        scheme = getattr(args, "macaron_scheme", None) or DEFAULT_SCHEME
         for key in ("encoder_ffn_embed_dim", "decoder_ffn_embed_dim"):
             # language-model and RoBERTa presets set only one of the two widths
-            if not hasattr(args, key) and hasattr(twin, key) and halved:
-                setattr(args, key, getattr(twin, key) // 2)
+            if not hasattr(args, key) and hasattr(twin, key):
+                setattr(args, key, macaron_ffn_width(getattr(twin, key), scheme))
         base_macaron_architecture(args)
         baseline_preset(args)
         check_layer_sizes(args)

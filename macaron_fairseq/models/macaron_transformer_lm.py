@@ -30,7 +30,7 @@ from macaron_fairseq.models.macaron_transformer import (
     base_macaron_architecture,
     macaron_twin,
 )
-from macaron_fairseq.modules.splitting_scheme import has_half_steps
+from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, macaron_ffn_width
 
 
 @dataclass
@@ -43,7 +43,7 @@ class MacaronTransformerLanguageModelConfig(TransformerLanguageModelConfig):
     """
 
     decoder_ffn_embed_dim: int = field(
-        default=TransformerLanguageModelConfig.decoder_ffn_embed_dim // 2,
+        default=macaron_ffn_width(TransformerLanguageModelConfig.decoder_ffn_embed_dim, DEFAULT_SCHEME),
         metadata={"help": "decoder embedding dimension for FFN (of each of the two FFNs under the strang scheme)"},
     )
     macaron_ffn_scale: Optional[float] = field(default=None, metadata={"help": FFN_SCALE_HELP})
@@ -72,8 +72,6 @@ class MacaronTransformerLanguageModel(TransformerLanguageModel):
         """fairseq's ``TransformerLanguageModel.build_model`` with the Macaron decoder: fairseq's names its
         ``TransformerDecoder`` directly, with no hook to build another."""
         base_macaron_architecture(args)
-        if has_half_steps(args.macaron_scheme) and not args.macaron_ffn_scale > 0:
-            raise ValueError(f"macaron_ffn_scale must be above 0, got {args.macaron_ffn_scale}")
         if args.decoder_layers_to_keep:
             args.decoder_layers = len(args.decoder_layers_to_keep.split(","))
         if safe_getattr(args, "max_target_positions", None) is None:

@@ -53,6 +53,13 @@ HALF_WIDTH_SCHEMES = ("strang",)
 """Schemes with two FFNs, which the architecture presets give half the baseline's FFN width for parameter parity."""
 
 
+def macaron_ffn_width(baseline_ffn_width, scheme):
+    """The inner width of each FFN of a ``scheme`` layer with the parameters of a baseline layer whose one FFN is
+    ``baseline_ffn_width`` wide: half of it under the two-FFN scheme (strang), all of it under the one-FFN schemes.
+    The one statement of the parity rule: presets, settings and benchmarks take their widths from it."""
+    return baseline_ffn_width // 2 if scheme in HALF_WIDTH_SCHEMES else baseline_ffn_width
+
+
 def has_half_steps(scheme):
     """Whether ``--macaron-ffn-scale`` is a coefficient of ``scheme``."""
     return any(step.half_step for step in SCHEMES[scheme])

@@ -21,6 +21,7 @@ import time
 from typing import Dict, List
 
 from macaron_fairseq.errors import MacaronFairseqError, run_command
+from macaron_fairseq.modules.splitting_scheme import DEFAULT_SCHEME, macaron_ffn_width
 from macaron_tools.runs.machine import processor_name
 
 
@@ -73,7 +74,9 @@ def build_pair(width: Width, vocabulary: int, device):
              "--encoder-normalize-before", "--decoder-normalize-before", "--share-all-embeddings",
              "--dropout", 0.1, "--attention-dropout", 0.1, "--activation-dropout", 0.1]
     models = {}
-    for model, arch, ffn in (("baseline", "transformer", width.ffn), ("macaron", "macaron_transformer", width.ffn // 2)):
+    twins = (("baseline", "transformer", width.ffn),
+             ("macaron", "macaron_transformer", macaron_ffn_width(width.ffn, DEFAULT_SCHEME)))
+    for model, arch, ffn in twins:
         flags = ["unused-data-dir", "--task", "translation", "--source-lang", "src", "--target-lang", "tgt",
                  "--arch", arch, *shape, "--encoder-ffn-embed-dim", ffn, "--decoder-ffn-embed-dim", ffn]
         args = options.parse_args_and_arch(options.get_training_parser(), [str(flag) for flag in flags])

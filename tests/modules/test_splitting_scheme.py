@@ -2,7 +2,7 @@
 
 import pytest
 
-from macaron_fairseq.modules.splitting_scheme import HALF_WIDTH_SCHEMES, SCHEMES, has_half_steps
+from macaron_fairseq.modules.splitting_scheme import HALF_WIDTH_SCHEMES, SCHEMES, has_half_steps, macaron_ffn_width
 
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
@@ -23,3 +23,9 @@ def test_only_strang_has_two_ffns_and_halves_their_width():
     assert ffns == {"strang": {"ffn", "macaron_ffn"}, "strang-tied": {"ffn"}, "lie-trotter": {"ffn"},
                     "reversed-lie-trotter": {"ffn"}}
     assert [has_half_steps(scheme) for scheme in SCHEMES] == [True, True, False, False]
+
+
+def test_the_parity_rule_halves_the_width_of_each_of_two_ffns_only():
+    assert macaron_ffn_width(2048, "strang") == 1024
+    for scheme in ("strang-tied", "lie-trotter", "reversed-lie-trotter"):
+        assert macaron_ffn_width(2048, scheme) == 2048
