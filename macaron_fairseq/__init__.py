@@ -38,5 +38,24 @@ def running_a_fairseq_command():
         os.path.basename(sys.argv[0] if sys.argv else "").startswith("fairseq-")
 
 
+class PluginPath(list):
+    """The package's ``__path__``, which registers the plugin when fairseq's loader asks for it.
+
+    ``fairseq.utils.import_user_module`` imports a ``--user-dir`` package only when no module of its name is loaded;
+    when one is, it asks whether the folder is in that module's ``__path__`` and does nothing more. So a program
+    that imported this package before fairseq (which changes nothing, see above) and then loads checkpoints
+    with ``user_dir=`` would find no Macaron model. fairseq asking that question is fairseq loading the plugin, and
+    the plugin registers then.
+    """
+
+    def __contains__(self, folder):
+        found = super().__contains__(folder)
+        if found and "fairseq" in sys.modules:
+            register()
+        return found
+
+
+__path__ = PluginPath(__path__)
+
 if "fairseq" in sys.modules:
     register()

@@ -74,6 +74,7 @@ IMPORT_ORDERS = {
     "fairseq first": "import fairseq\nimport macaron_fairseq",
     "the model class first": "from macaron_fairseq.models.macaron_transformer import MacaronTransformerModel",
     "through user_dir alone": "",
+    "the package first": "import macaron_fairseq",
 }
 
 
