@@ -221,15 +221,13 @@ def test_a_run_on_an_output_another_run_holds_is_refused_and_leaves_its_lock(pre
         assert (out.parent / ".c.xx-yy.lock").exists() and not out.exists()
 
 
-@pytest.mark.parametrize("stages_done, step", [
-    (["tok"], "learning joint sentencepiece BPE"),
-    (["tok", "bpe"], "binarizing with fairseq-preprocess"),
-])
-def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_done, step):
-    _, prefixes, _, _ = prepared
-    out = tmp_path / "data-bin" / "c.xx-yy"
-    for stage in stages_done:  # reused, so that the run comes to STEP at once
-        shutil.copytree(prepared[2].parent / "work" / stage, out.parent / "work" / stage)
+PYTHON_STARTUP_INTERRUPTED = "Fatal Python error: init_import_site"
+"""What Python prints when Ctrl-C lands while it is still importing its site module, before a step's own code runs:
+a race between the signal and the interpreter's start-up, outside the script's reach."""
+
+
+def interrupt_at(step, prefixes, out):
+    """Runs prepare-corpus.sh and sends Ctrl-C to its process group when it prints STEP; returns (status, stderr)."""
     splits = [part for split, prefix in prefixes.items() for part in (f"--{split}", prefix)]
     process = subprocess.Popen(
         [str(part) for part in ["bash", SCRIPTS / "prepare-corpus.sh", "--src", "xx", "--tgt", "yy", *splits,
@@ -245,7 +243,23 @@ def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_don
             os.killpg(process.pid, signal.SIGINT)
             break
     _, errors = process.communicate(timeout=120)
-    assert process.returncode == 130
+    return process.returncode, errors
+
+
+@pytest.mark.parametrize("stages_done, step", [
+    (["tok"], "learning joint sentencepiece BPE"),
+    (["tok", "bpe"], "binarizing with fairseq-preprocess"),
+])
+def test_ctrl_c_says_so_and_leaves_nothing_behind(prepared, tmp_path, stages_done, step):
+    _, prefixes, _, _ = prepared
+    for attempt in range(3):
+        out = tmp_path / f"attempt{attempt}" / "data-bin" / "c.xx-yy"
+        for stage in stages_done:  # reused, so that the run comes to STEP at once
+            shutil.copytree(prepared[2].parent / "work" / stage, out.parent / "work" / stage)
+        status, errors = interrupt_at(step, prefixes, out)
+        if PYTHON_STARTUP_INTERRUPTED not in errors:
+            break  # the signal reached the step's code, as it does but in that race: the case under test
+    assert status == 130
     assert errors.splitlines()[-1].startswith(f"[prepare-corpus] interrupted while: {step}")
     assert errors.splitlines()[-1].endswith(f"{out} was not changed and nothing was left behind; rerun the same "
                                             f"command to go on (finished stages are reused)")
