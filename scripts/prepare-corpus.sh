@@ -113,13 +113,7 @@ for split in "${GIVEN[@]}"; do
 done
 OUT_INPUTS=("${INPUTS[@]}")
 
-NAME="$(basename "$OUT")"
-prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
-mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"
-# Two runs with one output (even with different work folders) would overwrite each other's result.
-hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
-TOK_STAGE="$WORK/tok"
-BPE_STAGE="$WORK/bpe"
+prepare_result_init
 
 EVAL_MOSES_FLAGS=("${MOSES_FLAGS[@]}")
 [[ $EVAL_STRAIGHT -eq 1 ]] && EVAL_MOSES_FLAGS+=(--straight-apostrophes)

@@ -85,13 +85,7 @@ else
 fi
 
 OUT_INPUTS=("${FILE[@]}")
-NAME="$(basename "$OUT")"
-prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
-mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"
-# Two runs with one output (even with different work folders) would overwrite each other's result.
-hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
-TOK_STAGE="$WORK/tok"
-BPE_STAGE="$WORK/bpe"
+prepare_result_init
 LM=("$PY" -m macaron_tools.data.lm_corpus)
 
 TEXT_FLAGS=(--min-tokens "$MIN_TOKENS" ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"})

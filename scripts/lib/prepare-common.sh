@@ -73,6 +73,18 @@ prepare_init() {
   hold_lock "$WORK/.lock" 9 "$WORK"
 }
 
+# prepare_result_init: what a script that prepares $OUT from $OUT_INPUTS sets up first: NAME, the work folder
+# (--work-dir, else data/work/NAME) with its lock, $OUT's folder, a lock on $OUT, and the stages TOK_STAGE, BPE_STAGE.
+prepare_result_init() {
+  NAME="$(basename "$OUT")"
+  prepare_init "${WORK_DIR:-$ROOT/data/work/$NAME}"
+  mkdir -p "$(dirname "$OUT")" || die "cannot make $(dirname "$OUT"): pass an --out you can write"
+  # Two runs with one output (even with different work folders) would overwrite each other's result.
+  hold_lock "$(dirname "$OUT")/.$NAME.lock" 8 "$OUT"
+  TOK_STAGE="$WORK/tok"
+  BPE_STAGE="$WORK/bpe"
+}
+
 # The project's environment when there is one (scripts/setup.sh makes it), else the python3 on PATH. Sets PY,
 # PREPARE (the command of the Python steps) and TOOL_VERSIONS (a new sacremoses or sentencepiece can change the
 # text, so results are keyed on them too).
